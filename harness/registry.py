@@ -304,7 +304,10 @@ def register(arch: Architecture, *, replace_existing: bool = False) -> Architect
     if arch.size_kind not in ("resolution", "seq_len"):
         raise ValueError(f"{arch.name}: size_kind must be 'resolution' or 'seq_len'")
     if arch.name in _REGISTRY and not replace_existing and _REGISTRY[arch.name] is not arch:
-        raise ValueError(f"architecture {arch.name!r} is registered twice")
+        raise ConfigurationError(
+            f"architecture {arch.name!r} is registered twice "
+            f"({_REGISTRY[arch.name].source} and {arch.source or _caller_module()}); rename one"
+        )
     if not arch.source:
         arch = replace(arch, source=_caller_module())
     _REGISTRY[arch.name] = arch

@@ -1,0 +1,309 @@
+"""Overhead of the harness's timed step against a bare hand-written training loop.
+
+Same model, batch, optimizer and loss; harness and bare runs are interleaved in short rounds
+(alternating which goes first) so slow drifts in machine load hit both alike. The figure is
+the ratio of the pooled median step times, harness / bare.
+
+Targets (issue 4): at most 1.02 on CPU for resnet18 at batch 8 and 112 px and for a tiny BERT;
+at most 1.01 on a GPU for resnet50 at batch 64 (`--device cuda`).
+
+    .venv/bin/python benchmarks/timing_overhead.py [--device cpu|cuda] [--rounds R] [--steps K]
+
+Architectures come from the zoo when it has them (resnet18, resnet50, bert_base_squad's tiny
+variant); otherwise from torchvision / transformers configurations built here with the
+published recipes' optimizers, so the benchmark runs before the zoo lands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError
+from harness.registry import Architecture, Batch, OptimizerSpec, random_float, random_int
+from harness.timing import time_training
+
+# --------------------------------------------------------------------------------------------
+# Architectures: the zoo's, or stand-ins with the same networks
+# --------------------------------------------------------------------------------------------
+
+
+def _zoo(names: tuple[str, ...]) -> Architecture | None:
+    from harness import registry
+
+    for name in names:
+        try:
+            return registry.get(name)
+        except HarnessError:
+            continue
+        except Exception as exc:  # the zoo is being written: a broken module must not stop us
+            print(f"warning: the zoo failed to load ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return None
+    return None
+
+
+def torchvision_arch(name: str) -> Architecture:
+    """A torchvision classifier (random weights) with the ResNet paper's SGD recipe."""
+    zoo = _zoo((name,))
+    if zoo is not None:
+        return zoo
+    from torchvision import models
+
+    def build() -> nn.Module:
+        return getattr(models, name)(weights=None)
+
+    def batch(bs, size, *, tiny, device, dtype, generator) -> Batch:
+        x = random_float((bs, 3, size, size), dtype, device, generator)
+        return Batch((x,), {}, random_int(1000, (bs,), device, generator), bs)
+
+    return Architecture(
+        name=f"{name} (torchvision stand-in)",
+        domain="vision",
+        task="classification",
+        benchmark=None,
+        year=None,
+        builder=build,
+        tiny_builder=build,
+        batch_factory=batch,
+        loss_fn=lambda m, b: nn.functional.cross_entropy(m(*b.args), b.targets),
+        optimizer=OptimizerSpec(
+            "sgd", 0.1, {"momentum": 0.9, "weight_decay": 1e-4}, citation="He et al. 2016, 3.4"
+        ),
+        size_kind="resolution",
+        default_size=224,
+        tiny_size=224,
+    )
+
+
+def tiny_bert_arch() -> tuple[Architecture, bool]:
+    """(architecture, tiny): the zoo's BERT SQuAD tiny variant, or a 2-layer BertConfig one."""
+    zoo = _zoo(("bert_base_squad", "bert_base", "bert-base"))
+    if zoo is not None:
+        return zoo, True
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    vocab = 1000
+
+    def build() -> nn.Module:
+        cfg = BertConfig(
+            vocab_size=vocab,
+            hidden_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=512,
+            max_position_embeddings=512,
+        )
+        return BertForQuestionAnswering(cfg)
+
+    def batch(bs, size, *, tiny, device, dtype, generator) -> Batch:
+        ids = random_int(vocab, (bs, size), device, generator)
+        start = random_int(size, (bs,), device, generator)
+        end = random_int(size, (bs,), device, generator)
+        return Batch((), {"input_ids": ids}, (start, end), bs)
+
+    def loss(model, b) -> torch.Tensor:
+        start, end = b.targets
+        return model(**b.kwargs, start_positions=start, end_positions=end).loss
+
+    arch = Architecture(
+        name="tiny BERT QA (BertConfig stand-in: 2 layers, hidden 128)",
+        domain="nlp",
+        task="question-answering",
+        benchmark=None,
+        year=None,
+        builder=build,
+        tiny_builder=build,
+        batch_factory=batch,
+        loss_fn=loss,
+        optimizer=OptimizerSpec("adamw", 3e-5, {"weight_decay": 0.01}, citation="Devlin et al."),
+        size_kind="seq_len",
+        default_size=128,
+        tiny_size=128,
+    )
+    return arch, True
+
+
+# --------------------------------------------------------------------------------------------
+# The bare loop
+# --------------------------------------------------------------------------------------------
+
+
+def bare_setup(
+    arch: Architecture, batch_size: int, size: int | None, tiny: bool, device: torch.device, seed=0
+) -> Callable[[], None]:
+    """What a user would write by hand: build, optimizer, one batch, the step."""
+    torch.manual_seed(seed)
+    model = arch.build(tiny=tiny).to(device)
+    model.train()
+    opt = arch.optimizer.build(model.parameters())
+    batch = arch.example_batch(batch_size, size=size, tiny=tiny, device=device, seed=seed)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        arch.training_loss(model, batch).backward()
+        opt.step()
+
+    return step
+
+
+def bare_samples(step: Callable[[], None], k: int, device: torch.device) -> list[float]:
+    """CPU: per-step perf_counter. CUDA: the simple way, (wall of k steps) / k, synchronised."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        for _ in range(k):
+            step()
+        torch.cuda.synchronize(device)
+        return [(time.perf_counter() - t0) / k]
+    out = []
+    for _ in range(k):
+        t0 = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def compare(
+    label: str,
+    arch: Architecture,
+    *,
+    batch_size: int,
+    size: int | None,
+    tiny: bool,
+    device: torch.device,
+    rounds: int,
+    steps: int,
+    warmup: int,
+    threads: int | None,
+) -> float:
+    if threads is not None and device.type == "cpu":
+        torch.set_num_threads(threads)
+    if device.type == "cuda":  # the harness's fp32 settings, so both loops do the same work
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    step = bare_setup(arch, batch_size, size, tiny, device)
+    bare_samples(step, warmup, device)  # the bare loop's warm-up
+    harness: list[float] = []
+    bare: list[float] = []
+    t_start = time.perf_counter()
+    for r in range(rounds):
+        order = ("harness", "bare") if r % 2 == 0 else ("bare", "harness")
+        for who in order:
+            if who == "bare":
+                bare += bare_samples(step, steps, device)
+            else:
+                res = time_training(
+                    arch,
+                    batch_size=batch_size,
+                    size=size,
+                    tiny=tiny,
+                    device=device,
+                    warmup_steps=warmup,
+                    min_steps=steps,
+                    min_seconds=0.0,
+                    threads=threads,
+                    progress=False,
+                )
+                # on CUDA compare like with like: the harness's mean over the round
+                harness += [res.mean_s] if device.type == "cuda" else list(res.samples_s)
+    mh, mb = statistics.median(harness), statistics.median(bare)
+    ratio = mh / mb
+    print(f"{label}")
+    print(f"  device {device}, threads {torch.get_num_threads()}, batch {batch_size}, size {size}")
+    print(f"  {rounds} interleaved rounds x {steps} steps, {time.perf_counter() - t_start:.0f} s")
+    print(f"  harness median step {mh * 1e3:9.2f} ms  ({len(harness)} samples)")
+    print(f"  bare    median step {mb * 1e3:9.2f} ms  ({len(bare)} samples)")
+    print(f"  ratio harness/bare  {ratio:9.4f}")
+    return ratio
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="timed steps per run")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument(
+        "--threads", type=int, default=1, help="CPU threads (default 1: steadier on a shared box)"
+    )
+    args = p.parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)")
+    device = torch.device(args.device if args.device != "cuda" else "cuda:0")
+    results = []
+    if device.type == "cpu":
+        r18 = torchvision_arch("resnet18")
+        results.append(
+            (
+                "resnet18, batch 8, 112 px",
+                compare(
+                    f"resnet18 [{r18.name}]",
+                    r18,
+                    batch_size=8,
+                    size=112,
+                    tiny=False,
+                    device=device,
+                    rounds=args.rounds or 6,
+                    steps=args.steps or 2,
+                    warmup=args.warmup,
+                    threads=args.threads,
+                ),
+                1.02,
+            )
+        )
+        bert, tiny = tiny_bert_arch()
+        results.append(
+            (
+                "tiny BERT",
+                compare(
+                    f"tiny BERT [{bert.name}]",
+                    bert,
+                    batch_size=8,
+                    size=None,
+                    tiny=tiny,
+                    device=device,
+                    rounds=args.rounds or 6,
+                    steps=args.steps or 6,
+                    warmup=args.warmup,
+                    threads=args.threads,
+                ),
+                1.02,
+            )
+        )
+    else:
+        r50 = torchvision_arch("resnet50")
+        results.append(
+            (
+                "resnet50, batch 64, 224 px",
+                compare(
+                    f"resnet50 [{r50.name}]",
+                    r50,
+                    batch_size=64,
+                    size=224,
+                    tiny=False,
+                    device=device,
+                    rounds=args.rounds or 6,
+                    steps=args.steps or 30,
+                    warmup=max(args.warmup, 10),
+                    threads=None,
+                ),
+                1.01,
+            )
+        )
+    print()
+    for label, ratio, target in results:
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"{label:28s} ratio {ratio:.4f}  {verdict} the target <= {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""`harness export`: the results database as CSV or Parquet (one row per measurement)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "export"
+HELP = "export the results database to CSV or Parquet (one row per measurement, dotted columns)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="results database (default reports/results.sqlite)")
+    p.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        help="file format (default: from --out's suffix, else csv)",
+    )
+    p.add_argument("--out", metavar="FILE", help="output file (default reports/results.<format>)")
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        help="only rows with this status (ok, error, timeout, crashed, interrupted); repeatable",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.store import ResultStore
+
+    with ResultStore(args.db, readonly=True) as db:
+        path, n = db.export(args.out, args.format, status=args.status)
+    print(f"wrote {n} measurement{'s' if n != 1 else ''} to {path}")
+    return 0

@@ -1,0 +1,30 @@
+"""`harness info NAME`: one architecture's record, citations included."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "info"
+HELP = "show one architecture's spec: recipe, reference metric, published figures, citations"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="architecture name or path/to/file.py:name")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.registry import resolve
+
+    arch = resolve(args.name)
+    info = arch.summary()
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    width = max(len(k) for k in info)
+    for k, v in info.items():
+        if v in (None, "", []):
+            continue
+        print(f"{k.ljust(width)}  {v}")
+    return 0

@@ -1,0 +1,147 @@
+"""NVIDIA GPUs through NVML (the `pynvml` module of nvidia-ml-py).
+
+Energy of a window comes from `nvmlDeviceGetTotalEnergyConsumption` (mJ since the driver
+loaded, Volta and newer) differenced over the window. The timeline comes from instant power,
+`nvmlDeviceGetFieldValues(NVML_FI_DEV_POWER_INSTANT)`, because `nvmlDeviceGetPowerUsage` is a
+trailing ~1 s average on recent GPUs; it is the fallback where the field is not supported.
+SM clock, temperature and utilisation ride along in the timeline. Any NVML error while
+sampling (a GPU falling off the bus) ends sampling and turns the window `unavailable`.
+
+`nvml` can be injected (a stand-in module in the tests), so this code runs without a GPU.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from harness.energy.base import NVML_COUNTER, NVML_SAMPLED, PowerSample, PowerSource, SourceError, SourceUnavailable
+
+_VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+
+
+class NvmlSource(PowerSource):
+    backend = "nvml"
+    counter_provenance = NVML_COUNTER
+    sampled_provenance = NVML_SAMPLED
+
+    def __init__(self, cuda_indices: Sequence[int] = (0,), *, nvml: ModuleType | Any = None):
+        if nvml is None:
+            try:
+                import pynvml as nvml
+            except ImportError:
+                raise SourceUnavailable(
+                    "nvidia-ml-py is not installed (pip install nvidia-ml-py): no GPU energy"
+                ) from None
+        self.nvml = nvml
+        try:
+            nvml.nvmlInit()
+        except Exception as exc:
+            raise SourceUnavailable(f"NVML could not start ({_err(exc)}): no NVIDIA driver or GPU") from None
+        try:
+            count = nvml.nvmlDeviceGetCount()
+        except Exception as exc:
+            raise SourceUnavailable(f"NVML lists no GPUs ({_err(exc)})") from None
+        self._handles: dict[str, Any] = {}
+        self._counter: dict[str, bool] = {}
+        self._instant: dict[str, bool] = {}
+        self.names: dict[str, str] = {}
+        notes: list[str] = []
+        for i in cuda_indices:
+            if not 0 <= i < count:
+                raise SourceUnavailable(f"cuda:{i} requested but NVML sees {count} GPU(s)")
+            dev = f"cuda:{i}"
+            try:
+                h = _handle(nvml, i)
+                self.names[dev] = _text(nvml.nvmlDeviceGetName(h))
+            except Exception as exc:
+                raise SourceUnavailable(f"NVML cannot open {dev} ({_err(exc)})") from None
+            self._handles[dev] = h
+            self._counter[dev] = _works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
+            self._instant[dev] = _works(lambda h=h: self._instant_mw(h))
+            if not self._counter[dev]:
+                notes.append(f"{dev}: no energy counter (pre-Volta?); energy from integrated samples")
+            if not self._instant[dev]:
+                notes.append(
+                    f"{dev}: no instant power field; sampling nvmlDeviceGetPowerUsage, a ~1 s "
+                    "trailing average on recent GPUs"
+                )
+        self.devices = tuple(self._handles)
+        self.notes = tuple(notes)
+
+    def _instant_mw(self, handle: Any) -> float:
+        (v,) = self.nvml.nvmlDeviceGetFieldValues(handle, [self.nvml.NVML_FI_DEV_POWER_INSTANT])
+        if v.nvmlReturn != 0:
+            raise SourceError(f"NVML_FI_DEV_POWER_INSTANT returned error {v.nvmlReturn}")
+        return float(getattr(v.value, _VALUE_FIELDS.get(v.valueType, "uiVal")))
+
+    def read(self, device: str, t_s: float, *, extras: bool = True) -> PowerSample:
+        nvml, h = self.nvml, self._handles[device]
+        mw = self._instant_mw(h) if self._instant[device] else nvml.nvmlDeviceGetPowerUsage(h)
+        counter = nvml.nvmlDeviceGetTotalEnergyConsumption(h) if self._counter[device] else None
+        clock = temp = util = None
+        if extras:  # best effort: some boards report none of these
+            clock = _maybe(lambda: nvml.nvmlDeviceGetClockInfo(h, nvml.NVML_CLOCK_SM))
+            temp = _maybe(lambda: nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU))
+            util = _maybe(lambda: nvml.nvmlDeviceGetUtilizationRates(h).gpu)
+        return PowerSample(
+            t_s=t_s,
+            device=device,
+            power_w=float(mw) / 1e3,
+            counter_mj=float(counter) if counter is not None else None,
+            sm_clock_mhz=clock,
+            temperature_c=temp,
+            utilization_pct=util,
+        )
+
+    def synchronize(self) -> None:
+        torch = sys.modules.get("torch")  # never import torch (or start CUDA) just for this
+        if torch is not None and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+
+    def close(self) -> None:
+        try:
+            self.nvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+def _handle(nvml: Any, cuda_index: int) -> Any:
+    """NVML numbers GPUs ignoring CUDA_VISIBLE_DEVICES: match by PCI bus id when CUDA is up."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        try:
+            p = torch.cuda.get_device_properties(cuda_index)
+            bus = f"{p.pci_domain_id:08x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}.0"
+            return nvml.nvmlDeviceGetHandleByPciBusId(bus)
+        except Exception:
+            pass
+    return nvml.nvmlDeviceGetHandleByIndex(cuda_index)
+
+
+def _works(fn: Any) -> bool:
+    try:
+        fn()
+        return True
+    except Exception:
+        return False
+
+
+def _maybe(fn: Any) -> float | None:
+    try:
+        return float(fn())
+    except Exception:
+        return None
+
+
+def _text(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def _err(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # NVMLError.__str__ needs the library it failed to find
+        return type(exc).__name__
