@@ -236,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)"
+    )
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
     results = []
     if device.type == "cpu":

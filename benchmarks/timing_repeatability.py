@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)"
+    )
 
     if args.arch == "resnet18":
         arch, tiny, batch, size = torchvision_arch("resnet18"), False, 8, 112

@@ -420,6 +420,8 @@ class FlopCounter(TorchDispatchMode):
             if r is not NotImplemented:
                 return r
         memo_key = None
+        if rule.inplace and args and isinstance(args[0], torch.Tensor) and _all_meta(args):
+            return self._count(func, rule, args, kwargs, args[0])  # shape-preserving, no data
         if self._memo.memoizable(func):
             memo_key = self._memo.key(func, args, kwargs)
             desc = self._memo.cache.get(memo_key) if memo_key is not None else None
@@ -482,6 +484,14 @@ class FlopCounter(TorchDispatchMode):
 
     def by_module(self, phase: str) -> dict[str, int]:
         return dict(self.module_macs[phase])
+
+
+def _all_meta(args: Any) -> bool:
+    return all(
+        a.device.type == "meta" and type(a) in (torch.Tensor, nn.Parameter)
+        for a in args
+        if isinstance(a, torch.Tensor)
+    )
 
 
 def _short(name: str) -> str:

@@ -234,12 +234,9 @@ def _nvml_facts(props: Any) -> tuple[dict[str, Any], list[str]]:
         facts["driver_version"] = _text(pynvml.nvmlSystemGetDriverVersion())
         v = pynvml.nvmlSystemGetCudaDriverVersion()
         facts["cuda_driver_version"] = f"{v // 1000}.{(v % 1000) // 10}"
-        try:
-            bus = f"{props.pci_domain_id:08x}:{props.pci_bus_id:02x}:{props.pci_device_id:02x}.0"
-            handle = pynvml.nvmlDeviceGetHandleByPciBusId(bus)
-        except Exception:
-            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            notes.append("NVML device matched by index, not PCI bus id")
+        handle = _nvml_handle(pynvml, props)
+        if handle is None:
+            return facts, [*notes, "no NVML device matches this CUDA device: no clocks"]
         for key, fn in (
             ("sm_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM)),
             (
@@ -262,6 +259,24 @@ def _nvml_facts(props: Any) -> tuple[dict[str, Any], list[str]]:
         with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
     return facts, notes
+
+
+def _nvml_handle(pynvml: Any, props: Any) -> Any:
+    """The NVML handle of a CUDA device: by PCI bus id, else by UUID (indices can differ)."""
+    try:
+        bus = f"{props.pci_domain_id:08X}:{props.pci_bus_id:02X}:{props.pci_device_id:02X}.0"
+        return pynvml.nvmlDeviceGetHandleByPciBusId(bus)
+    except Exception:
+        pass
+    want = str(getattr(props, "uuid", "")).lower().removeprefix("gpu-")
+    try:
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            if want and _text(pynvml.nvmlDeviceGetUUID(h)).lower().removeprefix("gpu-") == want:
+                return h
+    except Exception:
+        pass
+    return None
 
 
 def _text(x: Any) -> str:

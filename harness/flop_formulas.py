@@ -1206,6 +1206,36 @@ class OpRule:
 
     kind: str
     formula: Formula | None = None
+    inplace: bool = False  # an in-place pointwise op: returns its first argument
+
+
+# Pointwise ops that do not carry torch.Tag.pointwise (checked against torch 2.14).
+_UNTAGGED_POINTWISE = frozenset(
+    """hardswish log_sigmoid_forward log_sigmoid rrelu_with_noise _prelu_kernel prelu glu celu
+    selu threshold softshrink hardshrink relu6 _conj_physical""".split()
+)
+
+
+def _pointwise_family(name: str) -> bool:
+    """In-place variants and backwards of pointwise ops (not all carry the pointwise tag)."""
+    if name in _UNTAGGED_POINTWISE:
+        return True
+    base = name
+    if base.endswith("_backward"):
+        base = base[: -len("_backward")]
+    base = base.rstrip("_")
+    if base == name:
+        return False
+    if base in _UNTAGGED_POINTWISE:
+        return True
+    packet = _packet(base)
+    if packet is None:
+        return False
+    try:
+        overload = getattr(packet, packet.overloads()[0])
+    except (AttributeError, IndexError, RuntimeError):
+        return False
+    return torch.Tag.pointwise in set(overload.tags)
 
 
 _RULES: dict[Any, OpRule] = {}
@@ -1229,13 +1259,15 @@ def rule_for(func: Any) -> OpRule:
         r = OpRule("other", _foreach(name))
     else:
         tags = set(getattr(func, "tags", ()) or ())
-        if torch.Tag.pointwise in tags:
-            r = OpRule("other", _pointwise(name))
+        if torch.Tag.pointwise in tags or _pointwise_family(name):
+            r = OpRule("other", _pointwise(name), inplace=torch.Tag.inplace in tags)
         elif torch.Tag.reduction in tags:
             r = OpRule("other", _per_input(1))
-        elif getattr(func, "is_view", False) or torch.Tag.inplace_view in tags:
-            r = OpRule("zero")
-        elif str(func).startswith("prim."):
+        elif (
+            getattr(func, "is_view", False)
+            or torch.Tag.inplace_view in tags
+            or str(func).startswith(("prim.", "profiler."))
+        ):
             r = OpRule("zero")
         else:
             r = OpRule("unknown")

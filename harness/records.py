@@ -26,7 +26,6 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -511,6 +510,8 @@ def git_state(root: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
 
 
 def _version(dist: str) -> str | None:
+    from importlib import metadata  # not at import time: it costs a worker 0.1 s
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:

@@ -81,6 +81,18 @@ def _flag_words(text: str) -> list[str]:
     return [w for w in FLAG_WORDS if w in low]
 
 
+def _flag_snippets(field: str, text: str) -> list[str]:
+    """Where a flag word sits in a field, with a little context, for a reader to judge."""
+    low = (text or "").lower()
+    out = []
+    for w in FLAG_WORDS:
+        i = low.find(w)
+        if i >= 0:
+            a, b = max(0, i - 35), min(len(text), i + len(w) + 15)
+            out.append(f"{field}: ...{text[a:b].strip()}...")
+    return out
+
+
 def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
@@ -180,8 +192,7 @@ def load_published(
         rows = []
         for r in raw.to_dict("records"):
             citation, notes = _text(r.get("source")), _text(r.get("notes"))
-            reasons = [f"citation says '{w}'" for w in _flag_words(citation)]
-            reasons += [f"notes say '{w}'" for w in _flag_words(notes)]
+            reasons = _flag_snippets("citation", citation) + _flag_snippets("notes", notes)
             burden, how, peak = _burden(r, Path(reference_dir))
             b_reasons = list(reasons)
             if peak is not None and peak.flagged:

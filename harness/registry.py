@@ -303,7 +303,12 @@ def register(arch: Architecture, *, replace_existing: bool = False) -> Architect
         raise ValueError(f"{arch.name}: unknown benchmark {arch.benchmark!r}")
     if arch.size_kind not in ("resolution", "seq_len"):
         raise ValueError(f"{arch.name}: size_kind must be 'resolution' or 'seq_len'")
-    if arch.name in _REGISTRY and not replace_existing and _REGISTRY[arch.name] is not arch:
+    if (
+        arch.name in _REGISTRY
+        and not replace_existing
+        and _REGISTRY[arch.name] is not arch
+        and not _same_definition(_REGISTRY[arch.name], arch)
+    ):
         raise ConfigurationError(
             f"architecture {arch.name!r} is registered twice "
             f"({_REGISTRY[arch.name].source} and {arch.source or _caller_module()}); rename one"
@@ -312,6 +317,16 @@ def register(arch: Architecture, *, replace_existing: bool = False) -> Architect
         arch = replace(arch, source=_caller_module())
     _REGISTRY[arch.name] = arch
     return arch
+
+
+def _same_definition(a: Architecture, b: Architecture) -> bool:
+    """The same file imported twice (as `models.x` and as `models/x.py:name`) is no clash."""
+    ca, cb = getattr(a.builder, "__code__", None), getattr(b.builder, "__code__", None)
+    return (
+        ca is not None
+        and cb is not None
+        and (ca.co_filename, ca.co_firstlineno) == (cb.co_filename, cb.co_firstlineno)
+    )
 
 
 def architecture(**fields: Any) -> Callable[[Callable[[], nn.Module]], Architecture]:
@@ -438,7 +453,7 @@ def load_file_reference(
     if not path.is_file():
         raise ArchitectureLoadError(f"{spec}: file {path} does not exist")
     module_name = f"harness_user_{abs(hash(str(path.resolve())))}"
-    module = sys.modules.get(module_name)
+    module = sys.modules.get(module_name) or _imported_module_at(path)
     if module is None:
         mspec = importlib.util.spec_from_file_location(module_name, path)
         if mspec is None or mspec.loader is None:
@@ -469,6 +484,16 @@ def load_file_reference(
         obj, name=f"{path.stem}:{attr}", input_shape=input_shape, seq_len=seq_len, vocab=vocab,
         source=str(path),
     )
+
+
+def _imported_module_at(path: Path) -> Any:
+    """A module already imported from `path` (a zoo file named by path), so it runs once."""
+    target = path.resolve()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f and f.endswith(".py") and Path(f).resolve() == target:
+            return mod
+    return None
 
 
 def architecture_from_module_factory(

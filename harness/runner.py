@@ -41,6 +41,7 @@ from harness.store import ResultStore
 
 DEFAULT_TARGET = "harness.measure:measure_config"
 DEFAULT_TIMEOUT_S = 1800.0
+EXIT_GRACE_S = 10.0  # a worker that sent its result but does not exit is killed after this
 _POLL_S = 0.25
 
 
@@ -190,8 +191,8 @@ def _run_all(
         changes: dict[str, Any] = {}
         if not rec.environment:
             changes["environment"] = environment(job.config.device)
-        if len(rec.architecture) <= 1:
-            changes["architecture"] = dict(job.architecture or _describe(job.config))
+        if job.architecture is None and len(rec.architecture) <= 1:
+            changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
         return rec.replace(**changes) if changes else rec
 
     try:
@@ -228,7 +229,7 @@ def _run_all(
                 bar.set_postfix_str(f"saving ({rec.status})", refresh=True)
                 rec = complete(rec, job)
                 with _deferred_signals():
-                    db.put(rec, overwrite=force)
+                    db.put(rec, overwrite=force and not interrupted)
                 records.append(rec)
                 took = time.monotonic() - t0
                 outcome = "ok" if rec.ok else f"{rec.status}: {rec.error}"
@@ -390,7 +391,7 @@ def _supervise(
         pass  # the worker died at once; its exit status tells why
 
     def consume(chunk: bytes) -> None:
-        nonlocal buf
+        nonlocal buf, deadline
         buf += chunk
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
@@ -407,6 +408,8 @@ def _supervise(
                 out.record = msg["record"]
             if "error" in msg:
                 out.error = str(msg["error"])
+            if "record" in msg or "error" in msg:
+                deadline = min(deadline, time.monotonic() + EXIT_GRACE_S)
 
     eof = False
     try:
@@ -427,8 +430,9 @@ def _supervise(
                         consume(chunk)
                     else:
                         eof = True
-            else:
-                time.sleep(min(_POLL_S, max(0.0, deadline - now)))
+            else:  # the channel is closed: wait for the exit itself
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=min(_POLL_S, max(0.0, deadline - now)))
             if on_tick:
                 on_tick()
         # The worker has exited: read what it wrote before it went.
@@ -460,13 +464,7 @@ def _record(
             architecture=job.architecture or {"name": job.config.architecture},
         )
 
-    if out.timed_out:
-        return failed(
-            "timeout",
-            f"no result after {job.timeout_s:g} s (last phase: {out.phase}); the worker was "
-            f"killed{where}",
-        )
-    if out.record is not None:
+    if out.record is not None:  # a worker that hung on exit after sending it still counts
         try:
             rec = Measurement.from_dict(out.record)
         except HarnessError as exc:
@@ -474,6 +472,12 @@ def _record(
         return rec if rec.key == key else rec.replace(key=key)
     if out.error is not None:
         return failed("error", f"{out.error} (phase: {out.phase}){where}")
+    if out.timed_out:
+        return failed(
+            "timeout",
+            f"no result after {job.timeout_s:g} s (last phase: {out.phase}); the worker was "
+            f"killed{where}",
+        )
     last = f"; last output: {log_tail}" if log_tail else ""
     if returncode is not None and returncode < 0:
         sig = -returncode

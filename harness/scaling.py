@@ -387,6 +387,7 @@ class Projection:
     log10_flops_lo: float  # -inf / +inf when the band is unbounded
     log10_flops_hi: float
     observed_flops: float | None = None  # compute of today's best point
+    points: str = "published"
     conversion: PaperConversion | None = field(default=None, repr=False)
 
     @property
@@ -478,6 +479,7 @@ def extrapolate(
                 log10_flops_lo=lo,
                 log10_flops_hi=hi,
                 observed_flops=fit_.best_flops if label == "Today" else None,
+                points=fit_.points,
                 conversion=conv if fit_.measure == "burden" else None,
             )
         )
@@ -563,6 +565,7 @@ def projection_rows(projections: Iterable[Projection]) -> list[dict[str, Any]]:
             "benchmark": p.benchmark,
             "measure": p.measure,
             "model": p.model,
+            "points": p.points,
             "row": p.label,
             "error": f"{100 * p.error:.3g}%",
             "compute": fmt_log10(p.log10_flops),
@@ -705,10 +708,14 @@ def plot_fit(
         ax.fill_between(10 ** xs[ok], lo[ok], hi[ok], color=colour, alpha=0.15)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     measure = fits[0].measure if fits else "per-pass"
     ax.set_xlabel(MEASURE_TITLES.get(measure, measure))
     ax.set_ylabel("performance = 1 / error")
-    ax.set_title(title or f"{fits[0].benchmark}: performance regressed on compute")
+    ax.set_title(title or f"{fits[0].benchmark}: performance regressed on {measure} compute")
     ax.legend(fontsize=7, loc="best")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

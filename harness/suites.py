@@ -399,6 +399,18 @@ def list_suites(directory: Path = SUITES_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.toml"))
 
 
+def default_suite(cuda_available: bool | None = None) -> tuple[str, str]:
+    """The suite `make measure` runs here, and the sentence that says why."""
+    if cuda_available is None:
+        cuda_available = _cuda_available()
+    if cuda_available:
+        return "paper", "a CUDA device is present: running the paper suite (full-size networks)"
+    return "smoke", (
+        "no CUDA device: running the smoke suite on the CPU (tiny variants; the paper suite "
+        "needs a GPU)"
+    )
+
+
 def suite_path(name_or_path: str | Path) -> Path:
     """A suite's file: a path to a .toml file, or the name of one in benchmarks/suites/."""
     p = Path(name_or_path).expanduser()

@@ -73,7 +73,7 @@ def tiny_vgg(name: str) -> nn.Module:
     )
 
 
-def tiny_resnet(name: str) -> nn.Module:
+def tiny_resnet(name: str, norm_layer: Callable[..., nn.Module] | None = None) -> nn.Module:
     from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
     block = BasicBlock if name in ("resnet18", "resnet34") else Bottleneck
@@ -100,7 +100,15 @@ def tiny_resnet(name: str) -> nn.Module:
         }
 
     return meta_skeleton(
-        partial(ResNet, block, [1, 1, 1, 1], num_classes=NC, groups=groups, width_per_group=width),
+        partial(
+            ResNet,
+            block,
+            [1, 1, 1, 1],
+            num_classes=NC,
+            groups=groups,
+            width_per_group=width,
+            norm_layer=norm_layer,
+        ),
         quarter_width,
     )
 

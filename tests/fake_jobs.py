@@ -104,6 +104,14 @@ def noisy_big(config: MeasurementConfig, phase=None) -> Measurement:
     return rec.replace(timing={**rec.timing, "samples_s": samples})
 
 
+def hang_after_result(config: MeasurementConfig, phase=None) -> Measurement:
+    """Returns a record, but a forgotten non-daemon thread keeps the process alive."""
+    import threading
+
+    threading.Thread(target=time.sleep, args=(3600,), daemon=False).start()
+    return succeed(config, phase)
+
+
 def wrong_key(config: MeasurementConfig, phase=None) -> Measurement:
     return succeed(config, phase).replace(key="not-the-key")
 

@@ -276,3 +276,57 @@ def test_cuda_matmul_peak_below_the_datasheet():
     sheet = datasheet_peak(describe_device("cuda"), "fp32")
     if sheet:
         assert p.flop_per_s <= 1.15 * sheet  # fp32 without TF32 cannot beat the fp32 datasheet
+
+
+def test_nvml_facts_match_the_cuda_device_by_pci_bus_id(monkeypatch):
+    """A fake NVML with two GPUs: the facts come from the one on the CUDA device's bus."""
+    import sys
+    import types
+
+    from harness.devices import _nvml_facts
+
+    gpus = {
+        "00000000:3B:00.0": {
+            "uuid": "GPU-aaaa",
+            "sm": 1980,
+            "max": 1980,
+            "mem": 2619,
+            "pl": 700000,
+        },
+        "00000000:86:00.0": {"uuid": "GPU-bbbb", "sm": 345, "max": 1980, "mem": 2619, "pl": 500000},
+    }
+    fake = types.ModuleType("pynvml")
+    fake.NVML_CLOCK_SM, fake.NVML_CLOCK_MEM = 1, 2
+    fake.nvmlInit = lambda: None
+    fake.nvmlShutdown = lambda: None
+    fake.nvmlSystemGetDriverVersion = lambda: "550.54.15"
+    fake.nvmlSystemGetCudaDriverVersion = lambda: 12040
+    fake.nvmlDeviceGetHandleByPciBusId = lambda bus: gpus[bus]
+    fake.nvmlDeviceGetClockInfo = lambda h, c: h["sm"] if c == 1 else h["mem"]
+    fake.nvmlDeviceGetMaxClockInfo = lambda h, c: h["max"]
+    fake.nvmlDeviceGetEnforcedPowerLimit = lambda h: h["pl"]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+
+    props = types.SimpleNamespace(pci_domain_id=0, pci_bus_id=0x86, pci_device_id=0, uuid="bbbb")
+    facts, notes = _nvml_facts(props)
+    assert facts == {
+        "driver_version": "550.54.15",
+        "cuda_driver_version": "12.4",
+        "sm_clock_mhz": 345,
+        "max_sm_clock_mhz": 1980,
+        "memory_clock_mhz": 2619,
+        "power_limit_w": 500.0,
+    }
+    assert notes == []
+    # no PCI match: found by UUID instead
+    fake.nvmlDeviceGetHandleByPciBusId = lambda bus: (_ for _ in ()).throw(KeyError(bus))
+    fake.nvmlDeviceGetCount = lambda: 2
+    fake.nvmlDeviceGetHandleByIndex = lambda i: list(gpus.values())[i]
+    fake.nvmlDeviceGetUUID = lambda h: h["uuid"]
+    facts, _ = _nvml_facts(props)
+    assert facts["power_limit_w"] == 500.0
+    # no match at all: versions, no clocks, and a note
+    props.uuid = "cccc"
+    facts, notes = _nvml_facts(props)
+    assert "sm_clock_mhz" not in facts and facts["driver_version"] == "550.54.15"
+    assert any("no NVML device matches" in n for n in notes)

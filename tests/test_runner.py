@@ -14,6 +14,7 @@ import fake_jobs
 import pytest
 from fake_catalog import CATALOG
 
+from harness import runner
 from harness.records import Measurement, MeasurementConfig
 from harness.runner import Job, run_job, run_sweep
 from harness.store import ResultStore
@@ -119,6 +120,19 @@ def test_worker_output_cannot_corrupt_a_large_record(tmp_path):
     assert "not a record 1999" in log.read_text()
 
 
+def test_worker_that_hangs_after_its_result_still_gives_the_row(monkeypatch):
+    monkeypatch.setattr(runner, "EXIT_GRACE_S", 0.5)
+    t0 = time.monotonic()
+    rec = run_job(Job(cfg(), timeout_s=30), target=fake_jobs.target("hang_after_result"))
+    assert rec.status == "ok" and time.monotonic() - t0 < 10
+
+
+def test_phases_reach_the_parent_in_order():
+    phases: list[str] = []
+    rec = run_job(cfg(seconds=0.2), target=fake_jobs.target("succeed"), on_phase=phases.append)
+    assert rec.ok and phases == ["build", "timing"]
+
+
 def test_record_key_is_the_sweeps_key():
     config = cfg()
     rec = run_job(config, target=fake_jobs.target("wrong_key"))
@@ -132,7 +146,7 @@ def test_bad_target_is_an_error_row():
 
 def test_rerun_skips_done_retries_failed_and_force_redoes(tmp_path):
     db = tmp_path / "r.sqlite"
-    configs = [cfg(batch_size=1), cfg(batch_size=2)]
+    configs = [Job(cfg(batch_size=b), 30, {"name": "fake-ok"}) for b in (1, 2)]
     first = run_sweep(
         configs[:1], db, target=fake_jobs.target("succeed"), progress=False, echo=lambda m: None
     )
@@ -148,7 +162,7 @@ def test_rerun_skips_done_retries_failed_and_force_redoes(tmp_path):
     assert again.skipped == 1 and again.count("ok") == 1
     after = {r.key: r for r in rows(db)}
     assert len(after) == 2 and all(r.ok for r in after.values())
-    k1 = configs[0].key()
+    k1 = configs[0].config.key()
     assert after[k1] == before[k1]  # the finished row was not measured again
     forced = run_sweep(
         configs,

@@ -264,3 +264,19 @@ def test_concurrent_writers_both_land(tmp_path):
         assert len(rows) == 2 * n and len({r.key for r in rows}) == 2 * n
         assert {r.config["architecture"] for r in rows} == {"net_a", "net_b"}
         assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_export_command(tmp_path, capsys):
+    from harness.cli import main
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.put_many([ok(1), failed(2)])
+    out = tmp_path / "out" / "results.parquet"
+    assert main(["export", "--db", str(db), "--out", str(out), "--status", "ok"]) == 0
+    assert "wrote 1 measurement to" in capsys.readouterr().out
+    assert pd.read_parquet(out)["status"].tolist() == ["ok"]
+    assert main(["export", "--db", str(db), "--format", "csv", "--out", str(tmp_path / "a")]) == 0
+    assert len(pd.read_csv(tmp_path / "a")) == 2
+    assert main(["export", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "no results database" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from fake_catalog import CATALOG
 
 from harness.errors import ConfigurationError, DeviceUnavailableError, UnknownArchitectureError
 from harness.paths import SUITES_DIR
-from harness.suites import list_suites, load_suite, parse_suite
+from harness.suites import default_suite, list_suites, load_suite, parse_suite
 
 
 def suite(text: str, tmp_path=None, name: str = "t.toml"):
@@ -259,6 +259,12 @@ def test_invalid_toml_and_missing_suite(tmp_path):
         load_suite("smok")
     with pytest.raises(ConfigurationError, match="lists no architectures"):
         suite('devices = ["cpu"]\n')
+
+
+def test_default_suite_follows_cuda():
+    assert default_suite(cuda_available=True)[0] == "paper"
+    name, why = default_suite(cuda_available=False)
+    assert name == "smoke" and "no CUDA device" in why
 
 
 def test_shipped_suites_parse():

@@ -1,0 +1,112 @@
+"""Command-line options shared by the commands that measure (`time`, `measure`, `compare`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.errors import ConfigurationError
+
+PRECISION_CHOICES = ("fp32", "tf32", "bf16", "fp16")
+COMPILE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
+
+
+def add_architecture_input(p: argparse.ArgumentParser) -> None:
+    """How a `file.py:function` returning a plain nn.Module gets its example input."""
+    p.add_argument(
+        "--input-shape",
+        default=None,
+        help="N,C,H,W float input for a file.py:function returning a plain nn.Module",
+    )
+    p.add_argument("--vocab", type=int, default=None, help="token-id range for such a function")
+
+
+def add_step_options(p: argparse.ArgumentParser) -> None:
+    """What a timed training step is: device, batch, size, precision and budgets."""
+    p.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda if present)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: 8 on CPU, 64 on CUDA)")
+    p.add_argument(
+        "--size",
+        "--resolution",
+        "--seq-len",
+        dest="size",
+        type=int,
+        default=None,
+        help="input resolution (vision) or sequence length (NLP); default: the architecture's",
+    )
+    p.add_argument("--tiny", action="store_true", help="the architecture's tiny variant")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32")
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=COMPILE_CHOICES,
+        metavar="MODE",
+        help="torch.compile the model (mode; default 'default')",
+    )
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    p.add_argument("--steps", type=int, default=None, help="minimum timed steps")
+    p.add_argument("--min-seconds", type=float, default=None, help="minimum timed seconds")
+    p.add_argument("--warmup", type=int, default=None, help="minimum warm-up steps")
+    p.add_argument("--seed", type=int, default=0)
+    add_architecture_input(p)
+
+
+def add_cost_options(p: argparse.ArgumentParser) -> None:
+    """Conversions to carbon and dollars."""
+    p.add_argument("--country", default="USA", help="ISO 3166 alpha-3 code for grid carbon intensity")
+    p.add_argument("--pue", type=float, default=1.0, help="data-centre power usage effectiveness")
+    p.add_argument(
+        "--price-per-gpu-hour", type=float, default=2.0, help="dollars per device-hour (default 2.0)"
+    )
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise ConfigurationError(f"--input-shape {text!r}: use comma-separated integers") from None
+    if not shape:
+        raise ConfigurationError("--input-shape is empty: give N,C,H,W")
+    return shape
+
+
+def resolve_device_name(device: str) -> str:
+    """'auto' -> 'cuda' where CUDA works, else 'cpu'; anything else is checked and normalised."""
+    from harness.devices import resolve_device
+
+    return str(resolve_device(device))
+
+
+def measurement_config(args: argparse.Namespace, architecture: str, **overrides):
+    """A MeasurementConfig from the shared options (defaults filled per device)."""
+    from harness.records import MeasurementConfig
+    from harness.timing import DEFAULTS
+
+    device = resolve_device_name(args.device)
+    kind = device.split(":")[0]
+    d = DEFAULTS[kind]
+    fields = dict(
+        architecture=architecture,
+        batch_size=args.batch if args.batch is not None else DEFAULT_BATCH[kind],
+        tiny=args.tiny,
+        size=args.size,
+        device=device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile_mode=args.compile,
+        warmup_steps=int(d["warmup_steps"] if args.warmup is None else args.warmup),
+        min_steps=int(d["min_steps"] if args.steps is None else args.steps),
+        min_seconds=float(d["min_seconds"] if args.min_seconds is None else args.min_seconds),
+        country=getattr(args, "country", None),
+        pue=getattr(args, "pue", 1.0),
+        price_per_gpu_hour=getattr(args, "price_per_gpu_hour", 2.0),
+        seed=args.seed,
+        input_shape=parse_shape(args.input_shape),
+        vocab=args.vocab,
+    )
+    fields.update(overrides)
+    return MeasurementConfig(**fields)

@@ -1,0 +1,119 @@
+"""`harness measure`: count + time + energy + burden, for one architecture or a suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.commands._options import add_cost_options, add_step_options, measurement_config
+
+NAME = "measure"
+HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars) or a suite"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="architecture name or path/to/file.py:name")
+    p.add_argument("--suite", help="a suite: a name in benchmarks/suites (smoke, paper, zoo) or a TOML file")
+    p.add_argument(
+        "--default-suite",
+        action="store_true",
+        help="what `make measure` runs: the paper suite on CUDA, the smoke suite on CPU; then the report",
+    )
+    add_step_options(p)
+    add_cost_options(p)
+    p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
+    p.add_argument("--no-store", action="store_true", help="do not save the record")
+    p.add_argument("--force", action="store_true", help="measure again what the database already has")
+    p.add_argument("--no-report", action="store_true", help="with --default-suite: skip the report")
+    p.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    p.add_argument("--nproc-per-node", type=int, default=None, help="data-parallel processes per node (torchrun)")
+    p.add_argument("--nnodes", type=int, default=1, help="nodes (torchrun; with --rdzv-endpoint)")
+    p.add_argument("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node)")
+    p.add_argument("--distributed", action="store_true", help="this process is a torchrun rank")
+    p.add_argument("--backend", choices=["nccl", "gloo"], default=None, help="torch.distributed backend")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigurationError
+
+    if args.distributed or args.nproc_per_node:
+        from harness.distributed import run_distributed_command
+
+        return run_distributed_command(args)
+    if args.suite or args.default_suite:
+        if args.name:
+            raise ConfigurationError("give an architecture or --suite/--default-suite, not both")
+        return _run_suite(args)
+    if not args.name:
+        raise ConfigurationError("name an architecture (see `harness list`), or give --suite FILE")
+    return _run_one(args)
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    from harness.console import print_table
+    from harness.measure import measure_config
+    from harness.store import ResultStore
+    from harness.summary import figure_rows
+
+    config = measurement_config(args, args.name)
+    print(f"measuring {config.label()} ...", file=sys.stderr)
+    record = measure_config(config, phase=lambda p: print(f"  {p}", file=sys.stderr), progress=True)
+    if not args.no_store:
+        with ResultStore(args.db) as store:
+            store.put(record, overwrite=True)
+            where = store.path
+    if args.json:
+        print(json.dumps(record.to_dict(), indent=1, default=str))
+    else:
+        print_table(figure_rows(record), columns=["figure", "value", "unit"])
+        _print_notes(record)
+    if not args.no_store:
+        print(f"saved to {where} (key {record.key})", file=sys.stderr)
+    if not record.ok:
+        print(f"harness measure: error: {record.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_notes(record) -> None:
+    b, e = record.burden, record.energy
+    print()
+    if b.get("projection_basis"):
+        print(f"projection: {b['projection_basis']}")
+    if b.get("peak_source"):
+        print(f"peak:       {b['peak_source']}")
+    prov = b.get("energy_provenance")
+    if prov == "estimated-tdp":
+        print("energy:     ESTIMATE (codecarbon's TDP model; no RAPL or NVML reading here)")
+    elif prov == "unavailable":
+        print(f"energy:     unavailable ({b.get('energy_reason') or e.get('reason')})")
+    elif prov:
+        print(f"energy:     measured ({prov})")
+    if b.get("paper_basis"):
+        print(f"paper:      {b['paper_basis']}")
+    for n in b.get("notes") or []:
+        print(f"note:       {n}")
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    from harness.devices import resolve_device
+    from harness.runner import run_sweep
+    from harness.suites import load_suite
+
+    suite_name = args.suite
+    if args.default_suite:
+        cuda = resolve_device("auto").type == "cuda"
+        suite_name = "paper" if cuda else "smoke"
+        why = "CUDA is available" if cuda else "no CUDA device here: CPU smoke suite (tiny variants)"
+        print(f"default suite: {suite_name} ({why})", file=sys.stderr)
+    suite = load_suite(suite_name)
+    configs = suite.configs()
+    result = run_sweep(configs, args.db, force=args.force)
+    print(result.summary())
+    if args.default_suite and not args.no_report:
+        from harness.report import write_report
+
+        paths = write_report(db=args.db)
+        print(f"report: {paths.html}")
+    return 0 if not result.interrupted else 130

@@ -1,0 +1,34 @@
+"""`harness report`: the HTML page, Markdown summary and figures of a results database."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "report"
+HELP = "write the HTML report, a Markdown summary and the figures (PNG + SVG) of the results"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="results database (default reports/results.sqlite)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default reports/)")
+    p.add_argument("--open", action="store_true", help="open the HTML page in a browser")
+    p.add_argument(
+        "--no-published",
+        action="store_true",
+        help="leave out the published points, the paper's fits and the extrapolation table",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    paths = write_report(args.db, args.out, include_published=not args.no_published)
+    print(f"html:     {paths.html}")
+    print(f"markdown: {paths.markdown}")
+    for f in paths.figures:
+        print(f"figure:   {f}")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(paths.html.resolve().as_uri())
+    return 0

@@ -1,0 +1,207 @@
+"""One measurement: count -> time (with energy over the timed window) -> burden -> record.
+
+This is the function a sweep runs in a worker process for each configuration
+(`harness.runner.DEFAULT_TARGET`), and what `harness measure NAME` calls directly. A stage that
+fails keeps what the earlier stages measured: the record says which stage failed and why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.records import Measurement, MeasurementConfig, capture_environment, one_line
+
+PhaseCallback = Callable[[str], None]
+
+# On a CPU there is no datasheet figure: the measured matmul peak is the peak (issue 4).
+CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
+
+
+def measure_config(
+    config: MeasurementConfig,
+    phase: PhaseCallback | None = None,
+    *,
+    progress: bool = False,
+    energy_backends: tuple[str, ...] | None = None,
+    matmul_peak: bool = True,
+    architecture: Any = None,
+) -> Measurement:
+    """Measure one configuration; never raises for a failure of the measured network.
+
+    Stages: resolve the architecture, count FLOPs (meta tensors), time training steps with an
+    energy monitor around exactly the timed steps, measure the matmul peak, and compute
+    burden, carbon and dollars. The record's `status` is "ok" or "error" (with the stage).
+    """
+    say = phase or (lambda _p: None)
+    sections: dict[str, Any] = {}
+    stage = "resolve"
+    t0 = time.perf_counter()
+    try:
+        say("resolve")
+        arch = architecture if architecture is not None else config.resolve_architecture()
+        sections["architecture"] = arch.summary()
+        sections["environment"] = capture_environment(config.device)
+
+        stage = "count"
+        say("count")
+        counts = _count(arch, config, config.batch_size)
+        sections["counts"] = counts.to_dict()
+
+        stage = "time"
+        say("energy baseline")
+        monitor = _energy_monitor(config, energy_backends)
+        say("time")
+        timing = _time(arch, config, monitor, progress=progress)
+        if timing.batch_size != config.batch_size:  # an out-of-memory retry halved the batch
+            counts = _count(arch, config, timing.batch_size)
+            sections["counts"] = counts.to_dict()
+        energy = timing.window
+        sections["energy"] = energy.to_dict() if energy is not None else {}
+
+        stage = "peak"
+        say("matmul peak")
+        peak_info = _peaks(config, timing, measure=matmul_peak)
+
+        stage = "burden"
+        say("burden")
+        timing_dict = timing.to_dict()
+        timing_dict.pop("window", None)  # the energy section holds it
+        timing_dict["utilisation"] = _utilisation(counts, timing, peak_info).to_dict()
+        timing_dict["peak"] = peak_info
+        sections["timing"] = timing_dict
+        sections["burden"] = _burden(arch, config, counts, timing, energy, peak_info).to_dict()
+    except HarnessError as exc:
+        return _failed(config, sections, stage, str(exc))
+    except Exception as exc:  # a network that crashes is a row, not a traceback
+        return _failed(config, sections, stage, f"{type(exc).__name__}: {exc}")
+    sections.setdefault("environment", {})["measure_seconds"] = time.perf_counter() - t0
+    return Measurement.create(config, status="ok", **sections)
+
+
+def _failed(config: MeasurementConfig, sections: dict[str, Any], stage: str, message: str) -> Measurement:
+    return Measurement.create(
+        config, status="error", error=one_line(f"{stage}: {message}"), **sections
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Stages
+# --------------------------------------------------------------------------------------------
+
+
+def _count(arch: Any, config: MeasurementConfig, batch_size: int):
+    from harness.counting import count_flops
+
+    return count_flops(
+        arch, batch_size=batch_size, size=config.size, tiny=config.tiny, train=True
+    )
+
+
+def _energy_monitor(config: MeasurementConfig, backends: tuple[str, ...] | None):
+    from harness.energy import make_energy_monitor
+
+    return make_energy_monitor(
+        config.device,
+        backends=list(backends) if backends else None,
+        country=config.country or "USA",
+        pue=config.pue,
+    )
+
+
+def _time(arch: Any, config: MeasurementConfig, monitor: Any, *, progress: bool):
+    from harness.timing import time_training
+
+    return time_training(
+        arch,
+        batch_size=config.batch_size,
+        size=config.size,
+        tiny=config.tiny,
+        device=config.device,
+        precision=config.precision,
+        channels_last=config.channels_last,
+        compile_mode=config.compile_mode,
+        warmup_steps=config.warmup_steps,
+        min_steps=config.min_steps,
+        min_seconds=config.min_seconds,
+        seed=config.seed,
+        monitor=monitor,
+        progress=progress,
+    )
+
+
+def _peaks(config: MeasurementConfig, timing: Any, *, measure: bool) -> dict[str, Any]:
+    """Datasheet peak at the precision used (GPUs) and a measured matmul peak."""
+    from harness.devices import (
+        datasheet_peak,
+        describe_device,
+        lookup_processor,
+        measure_peak_for_precision,
+    )
+
+    info = describe_device(config.device)
+    sheet = datasheet_peak(info, timing.precision_used)
+    spec = lookup_processor(info.name) if info.kind == "cuda" else None
+    measured = None
+    if measure:
+        kw = {"threads": timing.threads} if info.kind == "cpu" else {}
+        measured = measure_peak_for_precision(config.device, timing.precision_used, **kw)
+    if info.kind == "cpu":
+        sheet_source = CPU_PEAK_NOTE
+    elif spec is None:
+        sheet_source = f"{info.name!r} is not in processors.csv: no datasheet peak"
+    else:
+        sheet_source = f"processors.csv {spec.name}: {spec.source}" + (
+            " [flagged]" if spec.flagged else ""
+        )
+    # The burden's peak: the datasheet figure; on a CPU, the measured one.
+    if sheet is not None:
+        burden_peak, burden_source = sheet, sheet_source
+    elif info.kind == "cpu" and measured is not None:
+        burden_peak, burden_source = measured.flop_per_s, f"{CPU_PEAK_NOTE}; {measured.source}"
+    else:
+        burden_peak, burden_source = None, sheet_source
+    return {
+        "device_name": info.name,
+        "device_kind": info.kind,
+        "datasheet_flop_per_s": sheet,
+        "datasheet_source": sheet_source,
+        "measured_flop_per_s": measured.flop_per_s if measured else None,
+        "measured_source": measured.source if measured else "not measured",
+        "burden_peak_flop_per_s": burden_peak,
+        "burden_peak_source": burden_source,
+    }
+
+
+def _utilisation(counts: Any, timing: Any, peak: dict[str, Any]):
+    from harness.timing import utilisation
+
+    return utilisation(
+        counts.train_step_flops,
+        timing.median_s,
+        datasheet_peak_flop_per_s=peak["datasheet_flop_per_s"],
+        measured_peak_flop_per_s=peak["measured_flop_per_s"],
+    )
+
+
+def _burden(arch: Any, config: MeasurementConfig, counts: Any, timing: Any, energy: Any, peak: dict[str, Any]):
+    from harness.burden import compute_burden
+
+    return compute_burden(
+        step_time_s=timing.median_s,
+        batch_size=timing.batch_size,
+        processors=config.world_size,
+        peak_flop_per_s=peak["burden_peak_flop_per_s"],
+        peak_source=peak["burden_peak_source"],
+        precision=timing.precision_used,
+        device_name=peak["device_name"],
+        recipe=arch.recipe,
+        train_step_flops=counts.train_step_flops,
+        energy=energy,
+        window_steps=timing.steps,
+        grid=config.country or "USA",
+        pue=config.pue,
+        usd_per_device_hour=config.price_per_gpu_hour,
+    )
