@@ -330,6 +330,8 @@ class _MetaMemo:
                 return o
             raise TypeError
 
+        if not any(isinstance(a, torch.Tensor) for a in args):
+            return None  # factories (zeros, empty) follow their device argument, not ours
         try:
             return (func, k(args), tuple((n, k(v)) for n, v in sorted(kwargs.items())))
         except TypeError:
@@ -538,25 +540,61 @@ def _fake_mode():
     return FakeTensorMode(allow_non_fake_inputs=True)
 
 
-def _build(arch: Architecture, method: str, tiny: bool, real_max_params: int, fake_mode):
-    if method == "meta":
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Move every parameter to the meta device as it is registered.
+
+    For builders that compute hyperparameters with tensor ops (RegNet's `.tolist()`), which
+    fail under `torch.device("meta")`: construction runs on CPU, and each parameter is
+    allocated uninitialised, then replaced by a meta tensor before the next one exists.
+    """
+    original = nn.Module.register_parameter
+
+    def register(self, name, param):
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(self, name, param)
+
+    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
+def _build_meta(arch: Architecture, tiny: bool) -> nn.Module:
+    try:
         with torch.device("meta"):
             return arch.build(tiny=tiny)
+    except Exception as first:
+        try:
+            with _parameters_on_meta():
+                model = arch.build(tiny=tiny)
+        except Exception:
+            raise first from None
+        for mod in model.modules():
+            for name, buf in list(mod._buffers.items()):
+                if buf is not None and buf.device.type != "meta":
+                    mod._buffers[name] = buf.to("meta")
+        return model
+
+
+def _build(arch: Architecture, method: str, tiny: bool, real_max_params: int, fake_mode):
+    if method == "meta":
+        return _build_meta(arch, tiny)
     if method == "fake":
         try:
-            with torch.device("meta"):
-                model = arch.build(tiny=tiny)
+            model = _build_meta(arch, tiny)
         except Exception:
             with fake_mode:
                 return arch.build(tiny=tiny)
         with fake_mode:
             model.to_empty(device="cpu")
         return model
-    with torch.device("meta"):
-        try:
-            n = _param_counts(arch.build(tiny=tiny))[0]
-        except Exception:
-            n = 0
+    try:
+        n = _param_counts(_build_meta(arch, tiny))[0]
+    except Exception:
+        n = 0
     if n > real_max_params:
         raise CountingError(
             f"{arch.name}: the CPU fallback would allocate {n / 1e6:,.0f}M parameters "
@@ -798,8 +836,7 @@ def fvcore_forward_macs(
         from fvcore.nn import FlopCountAnalysis
     except ImportError:
         return None, "fvcore is not installed"
-    with torch.device("meta"):
-        n = _param_counts(arch.build(tiny=tiny))[0]
+    n = _param_counts(_build_meta(arch, tiny))[0]
     if max_params is not None and n > max_params:
         return None, (
             f"skipped: {n / 1e6:,.0f}M parameters > {max_params / 1e6:,.0f}M "

@@ -452,18 +452,22 @@ def measure_matmul_peak(
     repeats: int | None = None,
     warmup: int | None = None,
     threads: int | None = None,
+    cpu_budget_s: float = 3.0,
 ) -> MatmulPeak:
     """Time large square matmuls after a warm-up and return the median rate.
 
-    Defaults: n=8192, 5 warm-up and 20 timed on CUDA (CUDA events, one synchronise); n=1024,
-    3 warm-up and 10 timed on CPU (perf_counter; `threads` or the current torch thread count).
+    Defaults: n=8192, 5 warm-up and 20 timed on CUDA (CUDA events, one synchronise); on CPU
+    (perf_counter; `threads` or the current torch thread count) n=1024 for float32 and 512 for
+    16-bit types (often emulated, far slower), 2 warm-up and up to 10 timed, stopping after
+    `cpu_budget_s` once 3 are in.
     """
     dev = resolve_device(device)
     dt = MATMUL_DTYPES[check_precision_name(dtype)] if isinstance(dtype, str) else dtype
     cuda = dev.type == "cuda"
-    n = (8192 if cuda else 1024) if n is None else n
+    if n is None:
+        n = 8192 if cuda else (1024 if dt.itemsize >= 4 else 512)
     repeats = (20 if cuda else 10) if repeats is None else repeats
-    warmup = 5 if warmup is None and cuda else (3 if warmup is None else warmup)
+    warmup = (5 if cuda else 2) if warmup is None else warmup
     if n < 1 or repeats < 1:
         raise ConfigurationError("matmul size and repeats must be at least 1")
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -498,10 +502,13 @@ def measure_matmul_peak(
         try:
             for _ in range(warmup):
                 torch.mm(a, b)
+            start = time.perf_counter()
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 torch.mm(a, b)
                 samples.append(time.perf_counter() - t0)
+                if len(samples) >= 3 and time.perf_counter() - start > cpu_budget_s:
+                    break
             threads = torch.get_num_threads()
         finally:
             torch.set_num_threads(before)
@@ -519,7 +526,7 @@ def measure_matmul_peak(
         median_s=med,
         flop_per_s=2.0 * n**3 / med,
         threads=threads,
-        source=f"measured here: median of {repeats} {n}x{n} {dtype_name} matmuls{mode} "
+        source=f"measured here: median of {len(samples)} {n}x{n} {dtype_name} matmuls{mode} "
         f"on {where}{thread_note}",
     )
 

@@ -35,7 +35,16 @@ def measure_config(
     energy monitor around exactly the timed steps, measure the matmul peak, and compute
     burden, carbon and dollars. The record's `status` is "ok" or "error" (with the stage).
     """
-    say = phase or (lambda _p: None)
+    phase_seconds: dict[str, float] = {}
+    clock = [time.perf_counter(), "start"]
+
+    def say(name: str) -> None:
+        now = time.perf_counter()
+        phase_seconds[clock[1]] = phase_seconds.get(clock[1], 0.0) + now - clock[0]
+        clock[0], clock[1] = now, name
+        if phase is not None:
+            phase(name)
+
     sections: dict[str, Any] = {}
     stage = "resolve"
     t0 = time.perf_counter()
@@ -73,11 +82,14 @@ def measure_config(
         timing_dict["peak"] = peak_info
         sections["timing"] = timing_dict
         sections["burden"] = _burden(arch, config, counts, timing, energy, peak_info).to_dict()
+        say("done")
     except HarnessError as exc:
         return _failed(config, sections, stage, str(exc))
     except Exception as exc:  # a network that crashes is a row, not a traceback
         return _failed(config, sections, stage, f"{type(exc).__name__}: {exc}")
-    sections.setdefault("environment", {})["measure_seconds"] = time.perf_counter() - t0
+    env = sections.setdefault("environment", {})
+    env["measure_seconds"] = time.perf_counter() - t0
+    env["phase_seconds"] = {k: round(v, 3) for k, v in phase_seconds.items() if k != "start"}
     return Measurement.create(config, status="ok", **sections)
 
 

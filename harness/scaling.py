@@ -182,7 +182,7 @@ def _validate(frame: pd.DataFrame, column: str, where: str) -> None:
     if len(bad):
         r = bad.iloc[0]
         raise HarnessError(
-            f"{where}: error {r['error']!r} of '{r['model']}' is outside (0, 1); "
+            f"{where}: error {float(r['error']):g} of '{r['model']}' is outside (0, 1); "
             "errors are fractions (1 - accuracy, 1 - score/100)"
         )
     comp = frame[column]
@@ -190,7 +190,8 @@ def _validate(frame: pd.DataFrame, column: str, where: str) -> None:
     if len(bad):
         r = bad.iloc[0]
         raise HarnessError(
-            f"{where}: compute {r[column]!r} of '{r['model']}' is not a positive number of FLOP"
+            f"{where}: compute {float(r[column]):g} of '{r['model']}' is not a positive number "
+            "of FLOP"
         )
 
 
@@ -210,6 +211,8 @@ def select_points(
     _validate(rows, column, benchmark)
     rows = rows[rows[column].notna()].copy()
     rows["compute_flops"] = rows[column].astype(float)
+    if "flagged" not in rows:
+        rows["flagged"], rows["flag_reason"] = False, ""
     if measure == "burden" and "burden_flagged" in rows:
         rows["flagged"] = rows["burden_flagged"].astype(bool)
         rows["flag_reason"] = rows["burden_flag_reason"]
@@ -231,8 +234,7 @@ def fit_points(
     n = len(points)
     if n < 3:
         raise HarnessError(
-            f"{where}: {n} point(s) with compute, at least 3 are needed for a fit with a "
-            "confidence interval"
+            f"{where}: {n} point(s) with {measure} compute; a fit needs at least 3"
             + (" (flagged rows were excluded)" if excluded_flagged else "")
         )
     x = np.log10(points["compute_flops"].to_numpy(dtype=float))
@@ -529,7 +531,8 @@ def fit_rows(results: Iterable[Fit | FitSkipped]) -> list[dict[str, Any]]:
     for r in results:
         base = {"benchmark": r.benchmark, "measure": r.measure, "model": r.model}
         if isinstance(r, FitSkipped):
-            rows.append({**base, "points": r.points, "verdict": f"no fit: {r.reason}"})
+            reason = r.reason.split("): ", 1)[-1]  # the row already names benchmark and measure
+            rows.append({**base, "points": r.points, "verdict": f"no fit: {reason}"})
             continue
         pts = f"{r.points} {r.n}"
         if r.n_flagged:
@@ -542,8 +545,7 @@ def fit_rows(results: Iterable[Fit | FitSkipped]) -> list[dict[str, Any]]:
                 **base,
                 "points": pts,
                 "slope": f"{r.slope:.3g} {fmt_ci(*r.slope_ci)}",
-                "k": f"{r.k:.3g} {fmt_ci(k_lo, k_hi)}"
-                + ("" if r.k_bounded else " unbounded"),
+                "k": f"{r.k:.3g} {fmt_ci(k_lo, k_hi)}" + ("" if r.k_bounded else " unbounded"),
                 "k_reverse": f"{r.k_reverse:.3g}",
                 "R2": f"{r.r_squared:.2f}",
                 "p": f"{r.p_value:.2g}",
@@ -685,7 +687,10 @@ def plot_fit(
     ax.scatter(comp[pub & ~fl], perf[pub & ~fl], c="C0", label="published")
     if (pub & fl).any():
         ax.scatter(
-            comp[pub & fl], perf[pub & fl], facecolors="none", edgecolors="C0",
+            comp[pub & fl],
+            perf[pub & fl],
+            facecolors="none",
+            edgecolors="C0",
             label="published, flagged (unconfirmed)",
         )
     if (~pub).any():
@@ -702,7 +707,9 @@ def plot_fit(
         colour = f"C{i + 1}"
         k_lo, k_hi = f.k_ci
         ax.plot(
-            10 ** xs[ok], mid[ok], color=colour,
+            10 ** xs[ok],
+            mid[ok],
+            color=colour,
             label=f"{f.model} ({f.points}): k = {f.k:.3g} {fmt_ci(k_lo, k_hi)}, R^2 = {f.r_squared:.2f}",
         )
         ax.fill_between(10 ** xs[ok], lo[ok], hi[ok], color=colour, alpha=0.15)

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, cho_solve
 
 from harness.errors import ConfigurationError
 
@@ -91,7 +91,11 @@ class SimulationConfig:
         return self.true_features * self.coefficient**2
 
     def lasso_lambda(self, n: int) -> float:
-        return self.penalty_scale * self.noise_sd * math.sqrt(2 * math.log(self.candidate_features) / n)
+        return (
+            self.penalty_scale
+            * self.noise_sd
+            * math.sqrt(2 * math.log(self.candidate_features) / n)
+        )
 
     @property
     def ridge_alpha(self) -> float:
@@ -197,7 +201,12 @@ def _power_max_eig(apply, dim: int, rng: np.random.Generator, iters: int = 60) -
 
 
 def lasso_fista(
-    grad, lipschitz: float, lam: float, shape: tuple[int, int], tol: float, max_iter: int,
+    grad,
+    lipschitz: float,
+    lam: float,
+    shape: tuple[int, int],
+    tol: float,
+    max_iter: int,
     dtype=np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched FISTA with adaptive restart for min f(b) + lam ||b||_1, one column per problem.
@@ -306,7 +315,12 @@ def _regularised_losses(config: SimulationConfig, n: int) -> tuple[list[np.ndarr
                 lip = 1.1 * _power_max_eig(lambda v, m=g_n: m @ v, big_p, rng_x)
                 b, it = lasso_fista(
                     lambda z, cols, m=g_n, c=c_n: m @ z - c[:, cols],
-                    lip, lam, (big_p, g), config.tol, config.max_iter, dt,
+                    lip,
+                    lam,
+                    (big_p, g),
+                    config.tol,
+                    config.max_iter,
+                    dt,
                 )
                 iters.append(it)
         else:
@@ -321,7 +335,12 @@ def _regularised_losses(config: SimulationConfig, n: int) -> tuple[list[np.ndarr
                 xt = np.ascontiguousarray(x.T)
                 b, it = lasso_fista(
                     lambda z, cols, x=x, xt=xt, y=y: xt @ ((x @ z - y[:, cols]) / dt(n)),
-                    lip, lam, (big_p, g), config.tol, config.max_iter, dt,
+                    lip,
+                    lam,
+                    (big_p, g),
+                    config.tol,
+                    config.max_iter,
+                    dt,
                 )
                 iters.append(it)
         groups.append(np.sum((b.astype(np.float64) - full) ** 2, axis=0) / config.signal)
@@ -350,9 +369,7 @@ def simulate_size(
             weights = np.array([v.size for v in groups], dtype=float)
             mean = float(np.average(means, weights=weights))
             # designs are shared within a group, so the groups are the independent units
-            se = (
-                float(means.std(ddof=1) / math.sqrt(means.size)) if means.size > 1 else None
-            )
+            se = float(means.std(ddof=1) / math.sqrt(means.size)) if means.size > 1 else None
             lasso = config.penalty == "lasso"
             mean_iters = float(iters.mean()) if lasso else None
             flops = lasso_flops(n, q, mean_iters) if lasso else ridge_flops(n, q)
@@ -560,10 +577,14 @@ def plot(result: SimulationResult, path_stem: str) -> list[str]:
         ns = [q.n for q in pts]
         perf = [q.performance for q in pts]
         ax1.plot(ns, perf, marker="o", ms=3, color=f"C{i}", label=labels[m])
-        ax2.plot([q.solver_flops for q in pts], perf, marker="o", ms=3, color=f"C{i}", label=labels[m])
+        ax2.plot(
+            [q.solver_flops for q in pts], perf, marker="o", ms=3, color=f"C{i}", label=labels[m]
+        )
     ref = result.target
     for ax in (ax1, ax2):
-        ax.axhline(ref, color="grey", ls="--", lw=0.8, label=f"oracle at n = {result.config.reference_n}")
+        ax.axhline(
+            ref, color="grey", ls="--", lw=0.8, label=f"oracle at n = {result.config.reference_n}"
+        )
         ax.set_xscale("log")
         ax.set_ylabel("performance = -log10 normalised MSE")
         ax.grid(True, which="both", alpha=0.3)

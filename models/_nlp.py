@@ -5,7 +5,8 @@
 - transformers networks: built from their `Config` classes with random weights; `transformers` is
   imported inside the builder only (importing it costs seconds, and `harness list` imports every
   zoo module).
-- Example batches for question answering, token classification and translation.
+- Example batches for question answering and token classification, and the registration of
+  transformers encoders with a task head (shared by squad and conll).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def _check_length(name: str, size: int, max_len: int | None) -> None:
         )
 
 
-def _span_targets(
+def span_targets(
     batch_size: int, size: int, first: int, device: Any, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random answer spans inside [first, size): start <= end, at most 30 tokens long."""
@@ -204,7 +205,7 @@ def qa_batch_factory(
         if segments:
             seg = (torch.arange(size, device=device) >= query).long()
             kwargs["token_type_ids"] = seg.expand(batch_size, size)
-        start, end = _span_targets(batch_size, size, query, device, generator)
+        start, end = span_targets(batch_size, size, query, device, generator)
         targets = {"start_positions": start, "end_positions": end}
         return Batch(args=(), kwargs=kwargs, targets=targets, size=batch_size)
 
@@ -227,8 +228,9 @@ def token_batch_factory(
         v = tiny_vocab if tiny else vocab
         ids = random_int(v, (batch_size, size), device, generator)
         labels = random_int(num_labels, (batch_size, size), device, generator)
-        return Batch(args=(), kwargs={"input_ids": ids}, targets={"labels": labels},
-                     size=batch_size)
+        return Batch(
+            args=(), kwargs={"input_ids": ids}, targets={"labels": labels}, size=batch_size
+        )
 
     return factory
 
@@ -252,11 +254,22 @@ def tiny_config(kind: str) -> dict[str, Any]:
     if kind == "xlnet":
         return {"vocab_size": 1000, "d_model": 32, "n_layer": 2, "n_head": 2, "d_inner": 64}
     if kind == "distilbert":
-        return {"vocab_size": 1000, "dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64,
-                "max_position_embeddings": 64}
-    cfg: dict[str, Any] = {"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2,
-                           "num_attention_heads": 2, "intermediate_size": 64,
-                           "max_position_embeddings": 64}
+        return {
+            "vocab_size": 1000,
+            "dim": 32,
+            "n_layers": 2,
+            "n_heads": 2,
+            "hidden_dim": 64,
+            "max_position_embeddings": 64,
+        }
+    cfg: dict[str, Any] = {
+        "vocab_size": 1000,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+    }
     if kind == "albert":
         cfg["embedding_size"] = 16
     if kind == "roberta":  # positions start after the padding index (1)
@@ -275,32 +288,73 @@ ENCODERS: dict[str, tuple[str, bool, int | None]] = {
 }
 
 # BERT arXiv:1810.04805 Sec. 3 and google-research/bert bert_config.json files
-BERT_BASE = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
-             "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
-             "type_vocab_size": 2}
-BERT_LARGE = {**BERT_BASE, "hidden_size": 1024, "num_hidden_layers": 24,
-              "num_attention_heads": 16, "intermediate_size": 4096}
+BERT_BASE = {
+    "vocab_size": 30522,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+}
+BERT_LARGE = {
+    **BERT_BASE,
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "intermediate_size": 4096,
+}
 # RoBERTa arXiv:1907.11692: BERT's shapes with a 50K byte-level BPE vocabulary (Sec. 4.4)
-ROBERTA_BASE = {**BERT_BASE, "vocab_size": 50265, "max_position_embeddings": 514,
-                "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
-                "layer_norm_eps": 1e-5}
-ROBERTA_LARGE = {**ROBERTA_BASE, "hidden_size": 1024, "num_hidden_layers": 24,
-                 "num_attention_heads": 16, "intermediate_size": 4096}
+ROBERTA_BASE = {
+    **BERT_BASE,
+    "vocab_size": 50265,
+    "max_position_embeddings": 514,
+    "type_vocab_size": 1,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "layer_norm_eps": 1e-5,
+}
+ROBERTA_LARGE = {
+    **ROBERTA_BASE,
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "intermediate_size": 4096,
+}
 
 
 def albert_config(hidden: int, layers: int, heads: int) -> dict[str, Any]:
     """ALBERT arXiv:1909.11942 Table 1: embedding 128, FFN 4H, one shared layer group."""
-    return {"vocab_size": 30000, "embedding_size": 128, "hidden_size": hidden,
-            "num_hidden_layers": layers, "num_attention_heads": heads,
-            "intermediate_size": 4 * hidden, "max_position_embeddings": 512}
+    return {
+        "vocab_size": 30000,
+        "embedding_size": 128,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 4 * hidden,
+        "max_position_embeddings": 512,
+    }
 
 
 # XLNet arXiv:1906.08237: XLNet-Large has BERT-Large's shape; 32K SentencePiece vocabulary
-XLNET_LARGE = {"vocab_size": 32000, "d_model": 1024, "n_layer": 24, "n_head": 16,
-               "d_inner": 4096, "ff_activation": "gelu"}
+XLNET_LARGE = {
+    "vocab_size": 32000,
+    "d_model": 1024,
+    "n_layer": 24,
+    "n_head": 16,
+    "d_inner": 4096,
+    "ff_activation": "gelu",
+}
 # DistilBERT arXiv:1910.01108 Sec. 3: BERT-base with half the layers (6)
-DISTILBERT = {"vocab_size": 30522, "dim": 768, "n_layers": 6, "n_heads": 12,
-              "hidden_dim": 3072, "max_position_embeddings": 512}
+DISTILBERT = {
+    "vocab_size": 30522,
+    "dim": 768,
+    "n_layers": 6,
+    "n_heads": 12,
+    "hidden_dim": 3072,
+    "max_position_embeddings": 512,
+}
 
 
 def register_encoder(
@@ -335,8 +389,12 @@ def register_encoder(
     def max_len(cfg: dict[str, Any]) -> int | None:
         return None if offset is None else cfg["max_position_embeddings"] - offset
 
-    common = {"vocab": config["vocab_size"], "tiny_vocab": tiny["vocab_size"],
-              "max_len": max_len(config), "tiny_max_len": max_len(tiny)}
+    common = {
+        "vocab": config["vocab_size"],
+        "tiny_vocab": tiny["vocab_size"],
+        "max_len": max_len(config),
+        "tiny_max_len": max_len(tiny),
+    }
     if batch_factory_kind == "qa":
         factory = qa_batch_factory(name, segments=segments, **common)
     else:
@@ -368,5 +426,3 @@ def register_encoder(
             source=module,
         )
     )
-
-

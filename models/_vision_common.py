@@ -31,7 +31,9 @@ from harness.registry import Batch, TrainingRecipe, random_float, random_int
 from ._vision_meta import TORCHVISION_VERSION
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
-IMAGENET_TRAIN_CITATION = "ILSVRC-2012 train: 1,281,167 images (Russakovsky et al. 2015, IJCV, Table 2)"
+IMAGENET_TRAIN_CITATION = (
+    "ILSVRC-2012 train: 1,281,167 images (Russakovsky et al. 2015, IJCV, Table 2)"
+)
 COCO_TRAIN_IMAGES = 118_287
 COCO_TRAIN_CITATION = "COCO train2017: 118,287 images (instances_train2017.json, cocodataset.org)"
 
@@ -78,11 +80,10 @@ def recipe_from_row(
     batch_size: int | None,
     recipe_citation: str,
     precision: str = "fp32",
-    with_hours: bool = True,
 ) -> TrainingRecipe:
     """A TrainingRecipe whose hardware (and hours) come from a published row, cited from it."""
     row = reference_row(benchmark, model)
-    hours = float(row["train_hours"]) if with_hours and row["train_hours"] else None
+    hours = float(row["train_hours"]) if row["train_hours"] else None
     count = int(row["processor_count"]) if row["processor_count"] else None
     hw = f"hardware{' and hours' if hours else ''} from benchmarks/reference/{benchmark}.csv row {model!r}: {row['source']}"
     if row.get("notes"):
@@ -192,7 +193,7 @@ def eval_forward(model: nn.Module, batch: Batch) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_warnings() -> Iterator[None]:
+def quiet_warnings() -> Iterator[None]:
     import warnings
 
     with warnings.catch_warnings():
@@ -207,7 +208,7 @@ def torchvision_builder(name: str, **kwargs: Any) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from torchvision.models import get_model
 
-        with _quiet_warnings():
+        with quiet_warnings():
             return get_model(name, weights=None, **kwargs)
 
     build.__name__ = f"build_{name}"

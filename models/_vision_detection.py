@@ -27,7 +27,7 @@ from torch import nn
 
 from harness.registry import Batch
 
-from ._vision_common import _quiet_warnings, ensure_eval, ensure_train
+from ._vision_common import ensure_eval, ensure_train, quiet_warnings
 from ._vision_tiny import _tiny_mnv3_setting, tiny_resnet
 
 # --------------------------------------------------------------------------------------------
@@ -66,7 +66,9 @@ def build_retinanet_resnet50_fpn() -> nn.Module:
     from torchvision.models.detection import RetinaNet
     from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-    backbone = _resnet50_fpn(True, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
+    backbone = _resnet50_fpn(
+        True, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256)
+    )
     return RetinaNet(backbone, 91)
 
 
@@ -77,7 +79,9 @@ def build_retinanet_resnet50_fpn_v2() -> nn.Module:
     from torchvision.models.detection.retinanet import RetinaNetHead, _default_anchorgen
     from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-    backbone = _resnet50_fpn(False, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(2048, 256))
+    backbone = _resnet50_fpn(
+        False, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(2048, 256)
+    )
     anchors = _default_anchorgen()
     head = RetinaNetHead(
         backbone.out_channels,
@@ -93,7 +97,9 @@ def build_fcos_resnet50_fpn() -> nn.Module:
     from torchvision.models.detection import FCOS
     from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-    backbone = _resnet50_fpn(True, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
+    backbone = _resnet50_fpn(
+        True, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256)
+    )
     return FCOS(backbone, 91)
 
 
@@ -120,8 +126,12 @@ def _build_fasterrcnn_mobilenet(**defaults: Any) -> nn.Module:
     return FasterRCNN(backbone, 91, rpn_anchor_generator=anchors, **defaults)
 
 
-build_fasterrcnn_mobilenet_v3_large_fpn = partial(_build_fasterrcnn_mobilenet, rpn_score_thresh=0.05)
-build_fasterrcnn_mobilenet_v3_large_320_fpn = partial(_build_fasterrcnn_mobilenet, **MOBILENET_320_DEFAULTS)
+build_fasterrcnn_mobilenet_v3_large_fpn = partial(
+    _build_fasterrcnn_mobilenet, rpn_score_thresh=0.05
+)
+build_fasterrcnn_mobilenet_v3_large_320_fpn = partial(
+    _build_fasterrcnn_mobilenet, **MOBILENET_320_DEFAULTS
+)
 
 
 def build_ssd300_vgg16() -> nn.Module:
@@ -156,7 +166,7 @@ def public_builder(name: str) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from torchvision.models import get_model
 
-        with _quiet_warnings():
+        with quiet_warnings():
             return get_model(name, weights=None, weights_backbone=None)
 
     build.__name__ = f"build_{name}"
@@ -197,7 +207,12 @@ _TINY_RCNN = {  # fewer proposals and sampled boxes than the defaults (2000/1000
     "box_batch_size_per_image": 64,
     "box_detections_per_img": 20,
 }
-_TINY_ONE_STAGE = {"min_size": TINY_SIZE, "max_size": TINY_SIZE, "topk_candidates": 100, "detections_per_img": 20}
+_TINY_ONE_STAGE = {
+    "min_size": TINY_SIZE,
+    "max_size": TINY_SIZE,
+    "topk_candidates": 100,
+    "detections_per_img": 20,
+}
 
 
 def _tiny_resnet_fpn(
@@ -213,7 +228,9 @@ def _tiny_resnet_fpn(
     from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
     body = tiny_resnet("resnet50", norm_layer=misc.FrozenBatchNorm2d if frozen_bn else None)
-    train = ["layer4", "layer3", "layer2", "layer1", "conv1"][:trainable] + (["bn1"] if trainable == 5 else [])
+    train = ["layer4", "layer3", "layer2", "layer1", "conv1"][:trainable] + (
+        ["bn1"] if trainable == 5 else []
+    )
     for name, p in body.named_parameters():
         if not any(name.startswith(layer) for layer in train):
             p.requires_grad_(False)
@@ -227,10 +244,11 @@ def _tiny_resnet_fpn(
     )
 
 
-def _tiny_anchors(per_level: int = 1):
+def _tiny_anchors():
+    """One size per FPN level, three aspect ratios (torchvision's default layout, smaller sizes)."""
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-    sizes = tuple(tuple(int(s * 2 ** (k / per_level)) for k in range(per_level)) for s in (8, 16, 32, 64, 128))
+    sizes = ((8,), (16,), (32,), (64,), (128,))
     return AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
 
 
@@ -245,17 +263,24 @@ def _tiny_box_heads(v2: bool) -> dict[str, nn.Module]:
     if v2:  # the v2 heads: two-conv RPN head, conv+BN box head (torchvision's *_v2 builders)
         return {
             "rpn_head": RPNHead(TINY_FPN, 3, conv_depth=2),
-            "box_head": FastRCNNConvFCHead((TINY_FPN, 7, 7), [TINY_FPN, TINY_FPN], [64], norm_layer=nn.BatchNorm2d),
+            "box_head": FastRCNNConvFCHead(
+                (TINY_FPN, 7, 7), [TINY_FPN, TINY_FPN], [64], norm_layer=nn.BatchNorm2d
+            ),
             "box_predictor": FastRCNNPredictor(64, TINY_CLASSES),
         }
-    return {"box_head": TwoMLPHead(TINY_FPN * 7 * 7, 64), "box_predictor": FastRCNNPredictor(64, TINY_CLASSES)}
+    return {
+        "box_head": TwoMLPHead(TINY_FPN * 7 * 7, 64),
+        "box_predictor": FastRCNNPredictor(64, TINY_CLASSES),
+    }
 
 
 def tiny_fasterrcnn_resnet50_fpn(v2: bool = False) -> nn.Module:
     from torchvision.models.detection import FasterRCNN
 
     backbone = _tiny_resnet_fpn(not v2, 5 if v2 else 3, fpn_norm=nn.BatchNorm2d if v2 else None)
-    return FasterRCNN(backbone, rpn_anchor_generator=_tiny_anchors(), **_tiny_box_heads(v2), **_TINY_RCNN)
+    return FasterRCNN(
+        backbone, rpn_anchor_generator=_tiny_anchors(), **_tiny_box_heads(v2), **_TINY_RCNN
+    )
 
 
 def tiny_maskrcnn_resnet50_fpn(v2: bool = False) -> nn.Module:
@@ -299,7 +324,11 @@ def _tiny_mobilenet_fpn() -> nn.Module:
 
     net = MobileNetV3(_tiny_mnv3_setting(), last_channel=64, norm_layer=misc.FrozenBatchNorm2d)
     features = net.features
-    stages = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)] + [len(features) - 1]
+    stages = (
+        [0]
+        + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+        + [len(features) - 1]
+    )
     for block in features[: stages[len(stages) - 3]]:
         for p in block.parameters():
             p.requires_grad_(False)
@@ -319,7 +348,9 @@ def tiny_fasterrcnn_mobilenet_v3_large_fpn(low_res: bool = False) -> nn.Module:
 
     sizes = ((8, 16, 32, 64, 128),) * 3
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 3)
-    extra = {"rpn_score_thresh": 0.05} | ({"rpn_pre_nms_top_n_test": 30, "rpn_post_nms_top_n_test": 30} if low_res else {})
+    extra = {"rpn_score_thresh": 0.05} | (
+        {"rpn_pre_nms_top_n_test": 30, "rpn_post_nms_top_n_test": 30} if low_res else {}
+    )
     return FasterRCNN(
         _tiny_mobilenet_fpn(),
         rpn_anchor_generator=anchors,
@@ -337,7 +368,9 @@ def tiny_retinanet_resnet50_fpn(v2: bool = False) -> nn.Module:
     # v1 feeds P5 to the extra levels, v2 feeds C5 (torchvision's builders)
     p6p7 = LastLevelP6P7(512, TINY_FPN) if v2 else LastLevelP6P7(TINY_FPN, TINY_FPN)
     backbone = _tiny_resnet_fpn(not v2, 3, returned_layers=(2, 3, 4), extra_blocks=p6p7)
-    sizes = tuple((x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3))) for x in (8, 16, 32, 64, 128))
+    sizes = tuple(
+        (x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3))) for x in (8, 16, 32, 64, 128)
+    )
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
     norm = {"norm_layer": partial(nn.GroupNorm, 32)} if v2 else {}
     head = RetinaNetHead(TINY_FPN, anchors.num_anchors_per_location()[0], TINY_CLASSES, **norm)
@@ -351,7 +384,9 @@ def tiny_fcos_resnet50_fpn() -> nn.Module:
     from torchvision.models.detection.fcos import FCOSHead
     from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-    backbone = _tiny_resnet_fpn(True, 3, returned_layers=(2, 3, 4), extra_blocks=LastLevelP6P7(TINY_FPN, TINY_FPN))
+    backbone = _tiny_resnet_fpn(
+        True, 3, returned_layers=(2, 3, 4), extra_blocks=LastLevelP6P7(TINY_FPN, TINY_FPN)
+    )
     head = FCOSHead(TINY_FPN, 1, TINY_CLASSES, num_convs=2)
     return FCOS(backbone, TINY_CLASSES, head=head, **_TINY_ONE_STAGE)
 
@@ -367,7 +402,9 @@ class TinySSDFeatures(nn.Module):
 
         self.features = make_layers([8, "M", 16, "M", 32, "M"], batch_norm=False)
         self.extra = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(inplace=True))
+            nn.Sequential(
+                nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(inplace=True)
+            )
             for _ in range(3)
         )
 
@@ -407,11 +444,17 @@ def tiny_ssdlite320_mobilenet_v3_large() -> nn.Module:
 
     norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.03)  # as torchvision's builder
     net = MobileNetV3(_tiny_mnv3_setting(), last_channel=64, norm_layer=norm)
-    stages = [0] + [i for i, b in enumerate(net.features) if getattr(b, "_is_cn", False)] + [len(net.features) - 1]
+    stages = (
+        [0]
+        + [i for i, b in enumerate(net.features) if getattr(b, "_is_cn", False)]
+        + [len(net.features) - 1]
+    )
     # C4 expansion and the end of the network, then four extra blocks (16-32 channels here)
     backbone = SSDLiteFeatureExtractorMobileNet(net.features, stages[-2], norm, width_mult=1 / 16)
     anchors = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
-    head = SSDLiteHead(_ssdlite_channels(backbone), anchors.num_anchors_per_location(), TINY_CLASSES, norm)
+    head = SSDLiteHead(
+        _ssdlite_channels(backbone), anchors.num_anchors_per_location(), TINY_CLASSES, norm
+    )
     return SSD(
         backbone,
         anchors,
@@ -436,7 +479,9 @@ TINY_BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "fasterrcnn_resnet50_fpn": tiny_fasterrcnn_resnet50_fpn,
     "fasterrcnn_resnet50_fpn_v2": partial(tiny_fasterrcnn_resnet50_fpn, v2=True),
     "fasterrcnn_mobilenet_v3_large_fpn": tiny_fasterrcnn_mobilenet_v3_large_fpn,
-    "fasterrcnn_mobilenet_v3_large_320_fpn": partial(tiny_fasterrcnn_mobilenet_v3_large_fpn, low_res=True),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": partial(
+        tiny_fasterrcnn_mobilenet_v3_large_fpn, low_res=True
+    ),
     "retinanet_resnet50_fpn": tiny_retinanet_resnet50_fpn,
     "retinanet_resnet50_fpn_v2": partial(tiny_retinanet_resnet50_fpn, v2=True),
     "fcos_resnet50_fpn": tiny_fcos_resnet50_fpn,
@@ -468,13 +513,13 @@ def detection_batch_factory(kind: str) -> Callable[..., Batch]:
     def factory(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
         gdev = generator.device
         n = TINY_OBJECTS if tiny else OBJECTS_PER_IMAGE
-        if kind == "keypoint":
-            high = 2  # person only
-        else:
-            high = TINY_CLASSES if tiny else COCO_CLASSES
+        classes = TINY_CLASSES if tiny else COCO_CLASSES
+        high = 2 if kind == "keypoint" else classes  # keypoints: person (1) only
         images, targets = [], []
         for _ in range(batch_size):
-            images.append(torch.rand((3, size, size), generator=generator, device=gdev).to(device, dtype))
+            images.append(
+                torch.rand((3, size, size), generator=generator, device=gdev).to(device, dtype)
+            )
             wh = size * (0.1 + 0.5 * torch.rand((n, 2), generator=generator, device=gdev))
             xy1 = (size - wh) * torch.rand((n, 2), generator=generator, device=gdev)
             boxes = torch.cat([xy1, xy1 + wh], dim=1)
@@ -491,7 +536,9 @@ def detection_batch_factory(kind: str) -> Callable[..., Batch]:
             if kind == "keypoint":
                 u = torch.rand((n, KEYPOINTS, 2), generator=generator, device=gdev)
                 xy = xy1.view(n, 1, 2) + u * wh.view(n, 1, 2)
-                visible = torch.full((n, KEYPOINTS, 1), 2.0, device=gdev)  # COCO v=2: labelled, visible
+                visible = torch.full(
+                    (n, KEYPOINTS, 1), 2.0, device=gdev
+                )  # COCO v=2: labelled, visible
                 target["keypoints"] = torch.cat([xy, visible], dim=2).to(device, dtype)
             targets.append(target)
         return Batch(args=(images,), kwargs={}, targets=targets, size=batch_size)

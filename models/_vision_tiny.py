@@ -49,7 +49,9 @@ def tiny_alexnet(name: str) -> nn.Module:
         nn.ReLU(inplace=True),
         nn.Linear(64, NC),
     )
-    return meta_skeleton(partial(AlexNet, num_classes=NC), {"features": features, "classifier": classifier})
+    return meta_skeleton(
+        partial(AlexNet, num_classes=NC), {"features": features, "classifier": classifier}
+    )
 
 
 def tiny_vgg(name: str) -> nn.Module:
@@ -69,7 +71,8 @@ def tiny_vgg(name: str) -> nn.Module:
         nn.Linear(64, NC),
     )
     return meta_skeleton(
-        partial(VGG, nn.Sequential(), num_classes=NC), {"features": features, "classifier": classifier}
+        partial(VGG, nn.Sequential(), num_classes=NC),
+        {"features": features, "classifier": classifier},
     )
 
 
@@ -181,7 +184,9 @@ def tiny_googlenet(name: str) -> nn.Module:
     parts["fc"] = nn.Linear(w(1024), NC)
     # at 1/16 width every branch is still there: 1x1, 1x1->3x3, 1x1->3x3 (torchvision's "5x5"), pool->1x1
     return meta_skeleton(
-        partial(GoogLeNet, num_classes=NC, aux_logits=True, transform_input=False, init_weights=False),
+        partial(
+            GoogLeNet, num_classes=NC, aux_logits=True, transform_input=False, init_weights=False
+        ),
         parts,
     )
 

@@ -52,22 +52,58 @@ class DetectorInfo:
 
 FASTER = "Ren et al., Faster R-CNN, arXiv:1506.01497"
 FPN = "Lin et al., Feature Pyramid Networks, arXiv:1612.03144"
-BENCH_V2 = "Li et al., Benchmarking Detection Transfer Learning with Vision Transformers, arXiv:2111.11429"
+BENCH_V2 = (
+    "Li et al., Benchmarking Detection Transfer Learning with Vision Transformers, arXiv:2111.11429"
+)
 MNV3 = "Howard et al., Searching for MobileNetV3, arXiv:1905.02244"
 
 DETECTORS = {
     "fasterrcnn_resnet50_fpn": DetectorInfo(2016, f"{FASTER}; {FPN}", 800, "box", "faster_rcnn"),
-    "fasterrcnn_resnet50_fpn_v2": DetectorInfo(2021, f"{FASTER}; {BENCH_V2}", 800, "box", "faster_rcnn"),
-    "fasterrcnn_mobilenet_v3_large_fpn": DetectorInfo(2019, f"{FASTER}; {MNV3}", 800, "box", "faster_rcnn"),
-    "fasterrcnn_mobilenet_v3_large_320_fpn": DetectorInfo(2019, f"{FASTER}; {MNV3}", 320, "box", "faster_rcnn"),
-    "retinanet_resnet50_fpn": DetectorInfo(2017, "Lin et al., Focal Loss for Dense Object Detection, arXiv:1708.02002", 800, "box", "retinanet"),
-    "retinanet_resnet50_fpn_v2": DetectorInfo(2019, "Zhang et al., Bridging the Gap Between Anchor-based and Anchor-free Detection (ATSS), arXiv:1912.02424", 800, "box", "retinanet"),
-    "fcos_resnet50_fpn": DetectorInfo(2019, "Tian et al., FCOS, arXiv:1904.01355", 800, "box", "fcos"),
-    "ssd300_vgg16": DetectorInfo(2015, "Liu et al., SSD: Single Shot MultiBox Detector, arXiv:1512.02325", 300, "box", "ssd"),
-    "ssdlite320_mobilenet_v3_large": DetectorInfo(2019, f"SSDLite (Sandler et al., arXiv:1801.04381); {MNV3}", 320, "box", "ssd"),
-    "maskrcnn_resnet50_fpn": DetectorInfo(2017, "He et al., Mask R-CNN, arXiv:1703.06870", 800, "mask", "mask_rcnn"),
-    "maskrcnn_resnet50_fpn_v2": DetectorInfo(2021, f"He et al., Mask R-CNN, arXiv:1703.06870; {BENCH_V2}", 800, "mask", "mask_rcnn"),
-    "keypointrcnn_resnet50_fpn": DetectorInfo(2017, "He et al., Mask R-CNN (keypoint head), arXiv:1703.06870", 800, "keypoint", "keypoint_rcnn"),
+    "fasterrcnn_resnet50_fpn_v2": DetectorInfo(
+        2021, f"{FASTER}; {BENCH_V2}", 800, "box", "faster_rcnn"
+    ),
+    "fasterrcnn_mobilenet_v3_large_fpn": DetectorInfo(
+        2019, f"{FASTER}; {MNV3}", 800, "box", "faster_rcnn"
+    ),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": DetectorInfo(
+        2019, f"{FASTER}; {MNV3}", 320, "box", "faster_rcnn"
+    ),
+    "retinanet_resnet50_fpn": DetectorInfo(
+        2017,
+        "Lin et al., Focal Loss for Dense Object Detection, arXiv:1708.02002",
+        800,
+        "box",
+        "retinanet",
+    ),
+    "retinanet_resnet50_fpn_v2": DetectorInfo(
+        2019,
+        "Zhang et al., Bridging the Gap Between Anchor-based and Anchor-free Detection (ATSS), arXiv:1912.02424",
+        800,
+        "box",
+        "retinanet",
+    ),
+    "fcos_resnet50_fpn": DetectorInfo(
+        2019, "Tian et al., FCOS, arXiv:1904.01355", 800, "box", "fcos"
+    ),
+    "ssd300_vgg16": DetectorInfo(
+        2015, "Liu et al., SSD: Single Shot MultiBox Detector, arXiv:1512.02325", 300, "box", "ssd"
+    ),
+    "ssdlite320_mobilenet_v3_large": DetectorInfo(
+        2019, f"SSDLite (Sandler et al., arXiv:1801.04381); {MNV3}", 320, "box", "ssd"
+    ),
+    "maskrcnn_resnet50_fpn": DetectorInfo(
+        2017, "He et al., Mask R-CNN, arXiv:1703.06870", 800, "mask", "mask_rcnn"
+    ),
+    "maskrcnn_resnet50_fpn_v2": DetectorInfo(
+        2021, f"He et al., Mask R-CNN, arXiv:1703.06870; {BENCH_V2}", 800, "mask", "mask_rcnn"
+    ),
+    "keypointrcnn_resnet50_fpn": DetectorInfo(
+        2017,
+        "He et al., Mask R-CNN (keypoint head), arXiv:1703.06870",
+        800,
+        "keypoint",
+        "keypoint_rcnn",
+    ),
 }
 
 _TRAIN_PY = (
@@ -76,7 +112,9 @@ _TRAIN_PY = (
 )
 
 
-def _recipe(epochs: int, batch: int, cite: str, *, gpus: int, gpu: str, precision: str = "fp32") -> TrainingRecipe:
+def _recipe(
+    epochs: int, batch: int, cite: str, *, gpus: int, gpu: str, precision: str = "fp32"
+) -> TrainingRecipe:
     return TrainingRecipe(
         epochs=epochs,
         examples_per_epoch=COCO_TRAIN_IMAGES,
@@ -142,7 +180,11 @@ def recipe_for(name: str, meta: DetectionMeta) -> tuple[OptimizerSpec, TrainingR
 def make_architecture(name: str, meta: DetectionMeta) -> Architecture:
     info = DETECTORS[name]
     optimizer, recipe = recipe_for(name, meta)
-    targets = {"box": "boxes, labels", "mask": "boxes, labels, masks", "keypoint": "boxes, labels, 17 keypoints"}
+    targets = {
+        "box": "boxes, labels",
+        "mask": "boxes, labels, masks",
+        "keypoint": "boxes, labels, 17 keypoints",
+    }
     return Architecture(
         name=name,
         domain="vision",

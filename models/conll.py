@@ -69,14 +69,24 @@ def _tagger(name: str, kind: str, model_class: str, config: dict[str, Any], **fi
 
 
 def _bert_recipe(benchmark: str, row: str, precision: str) -> TrainingRecipe:
-    return _nlp.row_recipe(benchmark, row, epochs=3, examples_per_epoch=EXAMPLES, batch_size=32,
-                           precision=precision,
-                           citation=BERT_FINETUNE + " (hardware below is the pretraining run)")
+    return _nlp.row_recipe(
+        benchmark,
+        row,
+        epochs=3,
+        examples_per_epoch=EXAMPLES,
+        batch_size=32,
+        precision=precision,
+        citation=BERT_FINETUNE + " (hardware below is the pretraining run)",
+    )
 
 
 _tagger(
-    "bert_base_conll", "bert", "BertForTokenClassification", _nlp.BERT_BASE,
-    year=2018, family="bert",
+    "bert_base_conll",
+    "bert",
+    "BertForTokenClassification",
+    _nlp.BERT_BASE,
+    year=2018,
+    family="bert",
     reference=_nlp.row_reference(BENCHMARK, "BERT-Base"),
     recipe=_bert_recipe(BENCHMARK, "BERT-Base", "bf16"),
     published_params=_nlp.row_params(BENCHMARK, "BERT-Base"),
@@ -85,8 +95,12 @@ _tagger(
     tags=frozenset({"paper"}),
 )
 _tagger(
-    "bert_large_conll", "bert", "BertForTokenClassification", _nlp.BERT_LARGE,
-    year=2018, family="bert",
+    "bert_large_conll",
+    "bert",
+    "BertForTokenClassification",
+    _nlp.BERT_LARGE,
+    year=2018,
+    family="bert",
     reference=_nlp.row_reference(BENCHMARK, "BERT-Large"),
     recipe=_bert_recipe(BENCHMARK, "BERT-Large", "bf16"),
     published_params=_nlp.row_params(BENCHMARK, "BERT-Large"),
@@ -95,10 +109,15 @@ _tagger(
     tags=frozenset({"paper"}),
 )
 _tagger(
-    "roberta_large_conll", "roberta", "RobertaForTokenClassification", _nlp.ROBERTA_LARGE,
-    year=2019, family="roberta",
+    "roberta_large_conll",
+    "roberta",
+    "RobertaForTokenClassification",
+    _nlp.ROBERTA_LARGE,
+    year=2019,
+    family="roberta",
     reference=ReferenceMetric(
-        "f1", 92.4,
+        "f1",
+        92.4,
         "LUKE arXiv:2010.01057 NER results table (RoBERTa-large baseline, CoNLL-2003 test F1 "
         "92.4) - memory, not verified; no conll03.csv row, and the RoBERTa paper reports no NER",
     ),
@@ -115,8 +134,14 @@ _tagger(
 
 WORD_LEN = 16  # characters per word in the example batch (an assumption: the paper pads per batch)
 BILSTM_CRF_FULL = {"word_vocab": 100_000, "char_vocab": 100}
-BILSTM_CRF_TINY = {"word_vocab": 1000, "char_vocab": 50, "word_dim": 16, "char_dim": 8,
-                   "char_hidden": 8, "hidden": 32}
+BILSTM_CRF_TINY = {
+    "word_vocab": 1000,
+    "char_vocab": 50,
+    "word_dim": 16,
+    "char_dim": 8,
+    "char_hidden": 8,
+    "hidden": 32,
+}
 
 
 def _bilstm_crf_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
@@ -146,7 +171,8 @@ register(
         loss_fn=_bilstm_crf_loss,
         loss_name="CRF negative log-likelihood (forward algorithm)",
         optimizer=OptimizerSpec(
-            "sgd", 0.01,
+            "sgd",
+            0.01,
             citation="Lample et al. arXiv:1603.01360 Sec. 5.1 (SGD, learning rate 0.01, gradient "
             "clipping 5.0, one example per update)",
         ),

@@ -68,14 +68,22 @@ class Family:
 FAMILIES = {
     f.key: f
     for f in [
-        Family("alexnet", 2012, "Krizhevsky, Sutskever & Hinton, NeurIPS 2012 (torchvision follows arXiv:1404.5997)", tiny.tiny_alexnet, 64),
+        Family(
+            "alexnet",
+            2012,
+            "Krizhevsky, Sutskever & Hinton, NeurIPS 2012 (torchvision follows arXiv:1404.5997)",
+            tiny.tiny_alexnet,
+            64,
+        ),
         Family("vgg", 2014, "Simonyan & Zisserman, arXiv:1409.1556", tiny.tiny_vgg),
         Family("resnet", 2015, "He et al., arXiv:1512.03385", tiny.tiny_resnet),
         Family("resnext", 2016, "Xie et al., arXiv:1611.05431", tiny.tiny_resnet),
         Family("wide_resnet", 2016, "Zagoruyko & Komodakis, arXiv:1605.07146", tiny.tiny_resnet),
         Family("densenet", 2016, "Huang et al., arXiv:1608.06993", tiny.tiny_densenet),
         Family("googlenet", 2014, "Szegedy et al., arXiv:1409.4842", tiny.tiny_googlenet),
-        Family("inception_v3", 2015, "Szegedy et al., arXiv:1512.00567", tiny.tiny_inception_v3, 75),
+        Family(
+            "inception_v3", 2015, "Szegedy et al., arXiv:1512.00567", tiny.tiny_inception_v3, 75
+        ),
         Family("squeezenet", 2016, "Iandola et al., arXiv:1602.07360", tiny.tiny_squeezenet),
         Family("shufflenet_v2", 2018, "Ma et al., arXiv:1807.11164", tiny.tiny_shufflenet),
         Family("mobilenet_v2", 2018, "Sandler et al., arXiv:1801.04381", tiny.tiny_mobilenet_v2),
@@ -242,7 +250,10 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
             "--random-erase 0.2; train.py builds RMSprop with eps=0.0316, alpha=0.9"
         )
         opt = OptimizerSpec(
-            "rmsprop", 0.064, {"alpha": 0.9, "eps": 0.0316, "momentum": 0.9, "weight_decay": 1e-5}, citation=cite
+            "rmsprop",
+            0.064,
+            {"alpha": 0.9, "eps": 0.0316, "momentum": 0.9, "weight_decay": 1e-5},
+            citation=cite,
         )
         return opt, _recipe(600, 1024, cite, gpus=8, gpu="V100")
     if anchor == "efficientnet-v1":  # b0, b2-b7: ported from the TensorFlow originals
@@ -252,7 +263,9 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
             "models/official/efficientnet/main.py: train_steps 218949 'approximately 350 epochs at "
             "batch size 2048' (torchvision ports these weights via timm / EfficientNet-PyTorch)"
         )
-        opt = OptimizerSpec("rmsprop", 0.256, {"alpha": 0.9, "momentum": 0.9, "weight_decay": 1e-5}, citation=cite)
+        opt = OptimizerSpec(
+            "rmsprop", 0.256, {"alpha": 0.9, "momentum": 0.9, "weight_decay": 1e-5}, citation=cite
+        )
         return opt, _recipe(350, 2048, cite)
     if anchor == "efficientnet-v2":
         if name == "efficientnet_v2_l":  # ported from the paper's model
@@ -262,14 +275,21 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
                 "every 2.4 epochs; training times measured on 32 TPU cores (torchvision ports "
                 "these weights from the paper)"
             )
-            opt = OptimizerSpec("rmsprop", 0.256, {"alpha": 0.9, "momentum": 0.9, "weight_decay": 1e-5}, citation=cite)
+            opt = OptimizerSpec(
+                "rmsprop",
+                0.256,
+                {"alpha": 0.9, "momentum": 0.9, "weight_decay": 1e-5},
+                citation=cite,
+            )
             return opt, _recipe(350, 4096, cite)
         cite = (
             f"{TV_CLS_README}, EfficientNet-V2: --batch-size 128 --lr 0.5 --epochs 600 "
             "--weight-decay 0.00002 (new recipe); 'we trained with 4 nodes, each with 8 GPUs (for a "
             "total of 32 GPUs), and --batch_size 32' (1024 per step)"
         )
-        return _sgd(0.5, 2e-5, cite), _recipe(600, 1024, cite, gpus=32, gpu="GPU (model not stated)")
+        return _sgd(0.5, 2e-5, cite), _recipe(
+            600, 1024, cite, gpus=32, gpu="GPU (model not stated)"
+        )
     if "1e100/mnasnet_trainer" in url:
         epochs = {"mnasnet0_5": 250, "mnasnet1_0": 200}[name]
         cite = (
@@ -311,7 +331,9 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
                 "0.00002 --clip-grad-norm 1 (SGD, new recipe); released weights: 2 nodes x 8 GPUs "
                 "(16 GPUs) with --batch_size 64 (1024 per step)"
             )
-            return _sgd(0.5, 2e-5, cite), _recipe(600, 1024, cite, gpus=16, gpu="GPU (model not stated)")
+            return _sgd(0.5, 2e-5, cite), _recipe(
+                600, 1024, cite, gpus=16, gpu="GPU (model not stated)"
+            )
         gpus, per_gpu = runs[name]
         cite = (
             f"{TV_CLS_README}, {name}: --epochs 300 --opt adamw --lr 0.003 --wd 0.3 --amp "
@@ -319,7 +341,9 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
             f"({gpus * per_gpu} per step)"
         )
         opt = OptimizerSpec("adamw", 0.003, {"weight_decay": 0.3}, citation=cite)
-        return opt, _recipe(300, gpus * per_gpu, cite, gpus=gpus, gpu="GPU (model not stated)", precision="fp16")
+        return opt, _recipe(
+            300, gpus * per_gpu, cite, gpus=gpus, gpu="GPU (model not stated)", precision="fp16"
+        )
     if fam == "convnext":
         cite = (
             f"{TV_CLS_README}, ConvNeXt: --opt adamw --lr 1e-3 --weight-decay 0.05 --epochs 600; "
@@ -342,7 +366,9 @@ def recipe_for(name: str, meta: ClassificationMeta) -> tuple[OptimizerSpec, Trai
             "0.05 --amp --clip-grad-norm 1.0"
         )
         opt = OptimizerSpec("adamw", 3e-3, {"weight_decay": 0.05}, citation=cite)
-        return opt, _recipe(400, 4096, cite, gpus=32, gpu="GPU (model not stated)", precision="fp16")
+        return opt, _recipe(
+            400, 4096, cite, gpus=32, gpu="GPU (model not stated)", precision="fp16"
+        )
     raise KeyError(f"{name}: no training recipe for its weights' recipe link {url}")
 
 
@@ -398,9 +424,15 @@ def build_regnet(name: str) -> nn.Module:
 
 def _loss(name: str) -> tuple[LossFn, str]:
     if name == "googlenet":
-        return googlenet_loss, f"cross-entropy + 0.3 x each of 2 auxiliary heads ({GOOGLENET_AUX_CITATION})"
+        return (
+            googlenet_loss,
+            f"cross-entropy + 0.3 x each of 2 auxiliary heads ({GOOGLENET_AUX_CITATION})",
+        )
     if name == "inception_v3":
-        return inception_v3_loss, f"cross-entropy + 0.4 x auxiliary head ({INCEPTION_V3_AUX_CITATION})"
+        return (
+            inception_v3_loss,
+            f"cross-entropy + 0.4 x auxiliary head ({INCEPTION_V3_AUX_CITATION})",
+        )
     return cross_entropy_loss, "cross-entropy"
 
 
@@ -438,7 +470,9 @@ def make_architecture(name: str, meta: ClassificationMeta) -> Architecture:
         published_params=meta.params,
         published_gmacs=meta.gmacs,
         published_source=torchvision_citation(
-            meta.weights, f'num_params and _ops (GMACs at {meta.crop} px, batch 1, eval)', meta.recipe
+            meta.weights,
+            f"num_params and _ops (GMACs at {meta.crop} px, batch 1, eval)",
+            meta.recipe,
         ),
         family=fam.key,
         description=f"torchvision {name} ({fam.paper}), {meta.crop} px; tiny: {tiny.TINY_NOTES[fam.key]}",

@@ -67,14 +67,24 @@ def _qa(name: str, kind: str, model_class: str, config: dict[str, Any], **fields
 
 
 def _bert_recipe(row: str) -> TrainingRecipe:
-    return _nlp.row_recipe(BENCHMARK, row, epochs=3, examples_per_epoch=EXAMPLES, batch_size=32,
-                           precision=TPU_PRECISION,
-                           citation=BERT_FINETUNE + " (hardware below is the pretraining run)")
+    return _nlp.row_recipe(
+        BENCHMARK,
+        row,
+        epochs=3,
+        examples_per_epoch=EXAMPLES,
+        batch_size=32,
+        precision=TPU_PRECISION,
+        citation=BERT_FINETUNE + " (hardware below is the pretraining run)",
+    )
 
 
 _qa(
-    "bert_base_squad", "bert", "BertForQuestionAnswering", _nlp.BERT_BASE,
-    year=2018, family="bert",
+    "bert_base_squad",
+    "bert",
+    "BertForQuestionAnswering",
+    _nlp.BERT_BASE,
+    year=2018,
+    family="bert",
     reference=_nlp.row_reference(BENCHMARK, "BERT-Base (single, dev)"),
     recipe=_bert_recipe("BERT-Base (single, dev)"),
     optimizer=BERT_ADAMW,
@@ -84,8 +94,12 @@ _qa(
     tags=frozenset({"paper"}),
 )
 _qa(
-    "bert_large_squad", "bert", "BertForQuestionAnswering", _nlp.BERT_LARGE,
-    year=2018, family="bert",
+    "bert_large_squad",
+    "bert",
+    "BertForQuestionAnswering",
+    _nlp.BERT_LARGE,
+    year=2018,
+    family="bert",
     reference=_nlp.row_reference(BENCHMARK, "BERT-Large (single, +TriviaQA, test)"),
     recipe=_bert_recipe("BERT-Large (single, +TriviaQA, test)"),
     optimizer=BERT_ADAMW,
@@ -95,18 +109,27 @@ _qa(
     tags=frozenset({"paper"}),
 )
 _qa(
-    "roberta_base_squad", "roberta", "RobertaForQuestionAnswering", _nlp.ROBERTA_BASE,
-    year=2019, family="roberta",
+    "roberta_base_squad",
+    "roberta",
+    "RobertaForQuestionAnswering",
+    _nlp.ROBERTA_BASE,
+    year=2019,
+    family="roberta",
     reference=ReferenceMetric(
-        "f1", 91.5,
+        "f1",
+        91.5,
         "DeBERTa arXiv:2006.03654 base-model comparison, as printed in the microsoft/deberta-base "
         "model card (RoBERTa-base SQuAD 1.1 dev F1/EM 91.5/84.6); no squad11.csv row, and the "
         "RoBERTa paper reports SQuAD for RoBERTa-large only",
     ),
     recipe=TrainingRecipe(
-        epochs=3, examples_per_epoch=EXAMPLES, batch_size=32, precision="fp16",
+        epochs=3,
+        examples_per_epoch=EXAMPLES,
+        batch_size=32,
+        precision="fp16",
         citation="RoBERTa's SQuAD fine-tuning values are not used here: BERT's recipe assumed ("
-        + BERT_FINETUNE + "); pretraining hardware for RoBERTa-base not stated",
+        + BERT_FINETUNE
+        + "); pretraining hardware for RoBERTa-base not stated",
     ),
     optimizer=BERT_ADAMW,
     published_params=125_000_000,
@@ -114,12 +137,20 @@ _qa(
     description="RoBERTa-base (BERT-base shape, 50k BPE vocabulary) with a span head",
 )
 _qa(
-    "roberta_large_squad", "roberta", "RobertaForQuestionAnswering", _nlp.ROBERTA_LARGE,
-    year=2019, family="roberta",
+    "roberta_large_squad",
+    "roberta",
+    "RobertaForQuestionAnswering",
+    _nlp.ROBERTA_LARGE,
+    year=2019,
+    family="roberta",
     reference=_nlp.row_reference(BENCHMARK, "RoBERTa-Large (single, dev)"),
     recipe=_nlp.row_recipe(
-        BENCHMARK, "RoBERTa-Large (single, dev)", epochs=3, examples_per_epoch=EXAMPLES,
-        batch_size=32, precision="fp16",
+        BENCHMARK,
+        "RoBERTa-Large (single, dev)",
+        epochs=3,
+        examples_per_epoch=EXAMPLES,
+        batch_size=32,
+        precision="fp16",
         citation="fine-tuning: BERT's recipe assumed (" + BERT_FINETUNE + "); precision: RoBERTa "
         "arXiv:1907.11692 Sec. 3.1 (mixed precision on V100) - memory; hardware below is the "
         "pretraining run",
@@ -145,9 +176,12 @@ ALBERT_RECIPE = TrainingRecipe(
     "on Cloud TPU v3, 64 to 512 TPUs by model size, time not stated (Sec. 4.1, memory); "
     + _nlp.SQUAD11_TRAIN_CITATION,
 )
-ALBERT_ADAMW = OptimizerSpec("adamw", 5e-5, {"weight_decay": 0.01},
-                             citation="ALBERT arXiv:1909.11942 App. A.4 (lr 5e-5) - memory; "
-                             "BERT's AdamW otherwise")
+ALBERT_ADAMW = OptimizerSpec(
+    "adamw",
+    5e-5,
+    {"weight_decay": 0.01},
+    citation="ALBERT arXiv:1909.11942 App. A.4 (lr 5e-5) - memory; BERT's AdamW otherwise",
+)
 for _name, _size, _hidden, _layers, _heads, _f1, _em, _params in (
     ("albert_base_squad", "base", 768, 12, 12, 89.3, 82.3, 12),
     ("albert_large_squad", "large", 1024, 24, 16, 90.6, 83.9, 18),
@@ -155,8 +189,12 @@ for _name, _size, _hidden, _layers, _heads, _f1, _em, _params in (
     ("albert_xxlarge_squad", "xxlarge", 4096, 12, 64, 94.8, 89.3, 235),
 ):
     _qa(
-        _name, "albert", "AlbertForQuestionAnswering", _nlp.albert_config(_hidden, _layers, _heads),
-        year=2019, family="albert",
+        _name,
+        "albert",
+        "AlbertForQuestionAnswering",
+        _nlp.albert_config(_hidden, _layers, _heads),
+        year=2019,
+        family="albert",
         reference=ReferenceMetric("f1", _f1, f"{ALBERT_README}: ALBERT-{_size} {_f1}/{_em}"),
         recipe=ALBERT_RECIPE,
         optimizer=ALBERT_ADAMW,
@@ -166,19 +204,31 @@ for _name, _size, _hidden, _layers, _heads, _f1, _em, _params in (
     )
 
 _qa(
-    "xlnet_large_squad", "xlnet", "XLNetForQuestionAnswering", _nlp.XLNET_LARGE,
-    year=2019, family="xlnet",
+    "xlnet_large_squad",
+    "xlnet",
+    "XLNetForQuestionAnswering",
+    _nlp.XLNET_LARGE,
+    year=2019,
+    family="xlnet",
     reference=_nlp.row_reference(BENCHMARK, "XLNet-Large (single, test)"),
     recipe=_nlp.row_recipe(
-        BENCHMARK, "XLNet-Large (single, test)", epochs=round(8000 * 48 / EXAMPLES, 2),
-        examples_per_epoch=EXAMPLES, batch_size=48, precision=TPU_PRECISION,
+        BENCHMARK,
+        "XLNet-Large (single, test)",
+        epochs=round(8000 * 48 / EXAMPLES, 2),
+        examples_per_epoch=EXAMPLES,
+        batch_size=48,
+        precision=TPU_PRECISION,
         citation="zihangdai/xlnet scripts/tpu_squad_large.sh (batch 48, lr 3e-5, 8,000 steps, "
         "max length 512); epochs = 8,000 x 48 / 87,599 (derived); hardware below is the "
         "pretraining run",
     ),
-    optimizer=OptimizerSpec("adam", 3e-5, {"eps": 1e-6},
-                            citation="zihangdai/xlnet scripts/tpu_squad_large.sh (learning_rate 3e-5, "
-                            "adam_epsilon 1e-6)"),
+    optimizer=OptimizerSpec(
+        "adam",
+        3e-5,
+        {"eps": 1e-6},
+        citation="zihangdai/xlnet scripts/tpu_squad_large.sh (learning_rate 3e-5, "
+        "adam_epsilon 1e-6)",
+    ),
     published_params=_nlp.row_params(BENCHMARK, "XLNet-Large (single, test)"),
     published_source="squad11.csv XLNet-Large row (params ~360M, secondary)",
     description="XLNet-large (24 layers, 1024 hidden) with XLNet's SQuAD head "
@@ -186,17 +236,27 @@ _qa(
     tags=frozenset({"paper"}),
 )
 _qa(
-    "distilbert_squad", "distilbert", "DistilBertForQuestionAnswering", _nlp.DISTILBERT,
-    year=2019, family="distilbert",
+    "distilbert_squad",
+    "distilbert",
+    "DistilBertForQuestionAnswering",
+    _nlp.DISTILBERT,
+    year=2019,
+    family="distilbert",
     reference=ReferenceMetric(
-        "f1", 86.9,
+        "f1",
+        86.9,
         "DistilBERT arXiv:1910.01108 Table 2, 'DistilBERT (D)' SQuAD 1.1 dev EM/F1 79.1/86.9 (a "
         "second distillation step from a SQuAD-fine-tuned BERT during fine-tuning), as quoted by "
         "the Hugging Face model cards that replicate it; no squad11.csv row",
     ),
     recipe=TrainingRecipe(
-        epochs=3, examples_per_epoch=EXAMPLES, batch_size=32, precision="fp32",
-        processor_type="V100", processor_count=8, train_hours=90.0,
+        epochs=3,
+        examples_per_epoch=EXAMPLES,
+        batch_size=32,
+        precision="fp32",
+        processor_type="V100",
+        processor_count=8,
+        train_hours=90.0,
         citation="fine-tuning: BERT's recipe assumed (" + BERT_FINETUNE + "); hardware: "
         "DistilBERT arXiv:1910.01108 Sec. 3 (distillation on 8 16GB V100 GPUs for about 90 hours; "
         "precision not stated) - memory",
@@ -215,8 +275,14 @@ _qa(
 BIDAF_QUERY_LEN = 32  # allenai/bi-att-flow basic/cli.py ques_size_th
 BIDAF_WORD_LEN = 16  # allenai/bi-att-flow basic/cli.py word_size_th
 BIDAF_FULL = {"word_vocab": 400_000, "char_vocab": 256}  # GloVe 6B: 400k words; byte-sized chars
-BIDAF_TINY = {"word_vocab": 1000, "char_vocab": 64, "word_dim": 32, "char_dim": 8,
-              "char_filters": 32, "hidden": 32}
+BIDAF_TINY = {
+    "word_vocab": 1000,
+    "char_vocab": 64,
+    "word_dim": 32,
+    "char_dim": 8,
+    "char_filters": 32,
+    "hidden": 32,
+}
 
 
 def _bidaf_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
@@ -230,7 +296,7 @@ def _bidaf_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
         random_int(cfg["word_vocab"], (batch_size, query), device, generator),
         random_int(cfg["char_vocab"], (batch_size, query, width), device, generator),
     )
-    start, end = _nlp._span_targets(batch_size, size, 0, device, generator)
+    start, end = _nlp.span_targets(batch_size, size, 0, device, generator)
     return Batch(args=args, kwargs={}, targets={"start": start, "end": end}, size=batch_size)
 
 
@@ -254,7 +320,8 @@ register(
         loss_fn=_bidaf_loss,
         loss_name="span negative log-likelihood (start + end)",
         optimizer=OptimizerSpec(
-            "adadelta", 0.5,
+            "adadelta",
+            0.5,
             citation="BiDAF arXiv:1611.01603 Sec. 4 (AdaDelta, initial learning rate 0.5)",
         ),
         size_kind="seq_len",
@@ -262,7 +329,11 @@ register(
         tiny_size=TINY_SEQ_LEN,
         reference=_nlp.row_reference(BENCHMARK, "BiDAF (single)"),
         recipe=_nlp.row_recipe(
-            BENCHMARK, "BiDAF (single)", epochs=12, examples_per_epoch=EXAMPLES, batch_size=60,
+            BENCHMARK,
+            "BiDAF (single)",
+            epochs=12,
+            examples_per_epoch=EXAMPLES,
+            batch_size=60,
             precision="fp32",
             citation="BiDAF arXiv:1611.01603 Sec. 4 (minibatch 60, 12 epochs); allenai/bi-att-flow "
             "README (batch size 60 default; converges at ~18k steps = 12.3 epochs); "

@@ -80,13 +80,32 @@ TOKENS_PER_BATCH = 25_000  # "approximately 25000 source tokens and 25000 target
 WARMUP = 4000  # Sec. 5.3
 # arXiv:1706.03762 Table 3 (base, big); big's dropout is 0.3, 0.1 for En-Fr (Sec. 6.1)
 SIZES = {
-    "base": {"d_model": 512, "dim_feedforward": 2048, "nhead": 8, "dropout": 0.1,
-             "steps": 100_000, "row": "Transformer (base)"},
-    "big": {"d_model": 1024, "dim_feedforward": 4096, "nhead": 16, "dropout": 0.3,
-            "steps": 300_000, "row": "Transformer (big)"},
+    "base": {
+        "d_model": 512,
+        "dim_feedforward": 2048,
+        "nhead": 8,
+        "dropout": 0.1,
+        "steps": 100_000,
+        "row": "Transformer (base)",
+    },
+    "big": {
+        "d_model": 1024,
+        "dim_feedforward": 4096,
+        "nhead": 16,
+        "dropout": 0.3,
+        "steps": 300_000,
+        "row": "Transformer (big)",
+    },
 }
-TINY_TRANSFORMER = {"vocab_size": TINY_VOCAB, "d_model": 32, "nhead": 2, "num_encoder_layers": 2,
-                    "num_decoder_layers": 2, "dim_feedforward": 64, "dropout": 0.1}
+TINY_TRANSFORMER = {
+    "vocab_size": TINY_VOCAB,
+    "d_model": 32,
+    "nhead": 2,
+    "num_encoder_layers": 2,
+    "num_decoder_layers": 2,
+    "dim_feedforward": 64,
+    "dropout": 0.1,
+}
 
 
 def _transformer_recipe(size: str, lang: str) -> TrainingRecipe:
@@ -110,9 +129,15 @@ def _transformer_recipe(size: str, lang: str) -> TrainingRecipe:
 for _lang, _data in LANGS.items():
     for _size, _s in SIZES.items():
         _dropout = 0.1 if (_size == "big" and _lang == "en_fr") else _s["dropout"]
-        _full = {"vocab_size": _data["vocab"], "d_model": _s["d_model"], "nhead": _s["nhead"],
-                 "num_encoder_layers": 6, "num_decoder_layers": 6,
-                 "dim_feedforward": _s["dim_feedforward"], "dropout": _dropout}
+        _full = {
+            "vocab_size": _data["vocab"],
+            "d_model": _s["d_model"],
+            "nhead": _s["nhead"],
+            "num_encoder_layers": 6,
+            "num_decoder_layers": 6,
+            "dim_feedforward": _s["dim_feedforward"],
+            "dropout": _dropout,
+        }
         _peak_lr = _s["d_model"] ** -0.5 * WARMUP**-0.5
         _row = _s["row"]
         register(
@@ -128,7 +153,9 @@ for _lang, _data in LANGS.items():
                 loss_fn=_smoothed_loss(0.1),
                 loss_name="label-smoothed cross-entropy (0.1, Vaswani et al. Sec. 5.4)",
                 optimizer=OptimizerSpec(
-                    "adam", round(_peak_lr, 7), {"betas": (0.9, 0.98), "eps": 1e-9},
+                    "adam",
+                    round(_peak_lr, 7),
+                    {"betas": (0.9, 0.98), "eps": 1e-9},
                     citation="Vaswani et al. arXiv:1706.03762 Sec. 5.3 (Adam, beta1 0.9, beta2 "
                     "0.98, eps 1e-9; lr = d_model^-0.5 x min(step^-0.5, step x 4000^-1.5), "
                     "given here at its peak, step 4000)",
@@ -141,7 +168,9 @@ for _lang, _data in LANGS.items():
                 # Table 3's counts are for the En-De model (37k vocabulary); none for En-Fr
                 published_params=_nlp.row_params("wmt14_en_de", _row) if _lang == "en_de" else None,
                 published_source=f"Vaswani et al. arXiv:1706.03762 Table 3 (Transformer {_size}, "
-                "En-De), via wmt14_en_de.csv" if _lang == "en_de" else "",
+                "En-De), via wmt14_en_de.csv"
+                if _lang == "en_de"
+                else "",
                 family="transformer",
                 description=f"Transformer {_size} (d_model {_s['d_model']}, FFN "
                 f"{_s['dim_feedforward']}, {_s['nhead']} heads, 6+6 layers, dropout {_dropout}), "
@@ -187,8 +216,12 @@ for _lang, _data in LANGS.items():
             tiny_size=TINY_SEQ_LEN,
             reference=_nlp.row_reference(_data["benchmark"], _row),
             recipe=_nlp.row_recipe(
-                _data["benchmark"], _row, epochs=None, examples_per_epoch=_data["pairs"],
-                batch_size=GNMT_BATCH, precision="fp32",
+                _data["benchmark"],
+                _row,
+                epochs=None,
+                examples_per_epoch=_data["pairs"],
+                batch_size=GNMT_BATCH,
+                precision="fp32",
                 citation=f"{GNMT_CITATION}; {_data['data']}",
             ),
             family="gnmt",

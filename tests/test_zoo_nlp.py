@@ -119,11 +119,13 @@ def test_bidaf_parameter_count_matches_its_description():
     d, words = 100, 100
     expected = (
         400_000 * words  # fixed GloVe-sized word vectors
-        + 256 * 8 + (8 * 100 * 5 + 100)  # characters: embedding, 100 filters of width 5
+        + 256 * 8
+        + (8 * 100 * 5 + 100)  # characters: embedding, 100 filters of width 5
         + 2 * 2 * (200 * 200 + 200)  # two highway layers (transform and gate)
         + 2 * lstm(200, d)  # contextual BiLSTM
         + 3 * 2 * d  # similarity weights w in R^{6d}
-        + 2 * lstm(8 * d, d) + 2 * lstm(2 * d, d)  # two-layer modelling BiLSTM
+        + 2 * lstm(8 * d, d)
+        + 2 * lstm(2 * d, d)  # two-layer modelling BiLSTM
         + 2 * lstm(2 * d, d)  # BiLSTM for the end position
         + 2 * (10 * d + 1)  # p1, p2
     )
@@ -166,8 +168,9 @@ def test_crf_nll_and_viterbi_match_enumeration_of_all_tag_sequences(lengths):
 
 def test_bilstm_crf_loss_is_the_mean_crf_nll_of_its_emissions():
     torch.manual_seed(0)
-    model = BiLSTMCRF(word_vocab=50, char_vocab=20, num_tags=9, word_dim=8, char_dim=4,
-                      char_hidden=3, hidden=5).eval()
+    model = BiLSTMCRF(
+        word_vocab=50, char_vocab=20, num_tags=9, word_dim=8, char_dim=4, char_hidden=3, hidden=5
+    ).eval()
     words, chars = torch.randint(0, 50, (2, 6)), torch.randint(0, 20, (2, 6, 4))
     tags = torch.randint(0, 9, (2, 6))
     emissions = model.emissions(words, chars)
@@ -205,8 +208,15 @@ def test_bidaf_shapes_and_fixed_word_vectors():
 
 def test_transformer_is_causal_and_ties_embeddings():
     torch.manual_seed(0)
-    model = TransformerNMT(vocab_size=30, d_model=16, nhead=2, num_encoder_layers=1,
-                           num_decoder_layers=1, dim_feedforward=32, dropout=0.0).eval()
+    model = TransformerNMT(
+        vocab_size=30,
+        d_model=16,
+        nhead=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=32,
+        dropout=0.0,
+    ).eval()
     src, tgt = torch.randint(0, 30, (2, 5)), torch.randint(0, 30, (2, 6))
     out = model(src, tgt)
     assert out.shape == (2, 6, 30)
@@ -214,8 +224,9 @@ def test_transformer_is_causal_and_ties_embeddings():
     changed[:, -1] = (changed[:, -1] + 1) % 30  # a later token must not change earlier outputs
     assert torch.allclose(model(src, changed)[:, :-1], out[:, :-1], atol=1e-6)
     params = dict(model.named_parameters())
-    assert "embedding.weight" in params and not any(p.shape == (30, 16) for n, p in params.items()
-                                                    if n != "embedding.weight")
+    assert "embedding.weight" in params and not any(
+        p.shape == (30, 16) for n, p in params.items() if n != "embedding.weight"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,13 +258,17 @@ def csv_row(benchmark: str, model: str) -> dict[str, str]:
 
 def test_the_nlp_zoo_covers_its_benchmarks():
     assert len(NLP) >= 20
-    by_benchmark = {b: {a.name for a in list_architectures(benchmark=b)} for b in
-                    ("squad11", "conll03", "wmt14_en_de", "wmt14_en_fr")}
+    by_benchmark = {
+        b: {a.name for a in list_architectures(benchmark=b)}
+        for b in ("squad11", "conll03", "wmt14_en_de", "wmt14_en_fr")
+    }
     assert len(by_benchmark["squad11"]) >= 9 and len(by_benchmark["conll03"]) >= 4
     assert {"transformer_base_en_de", "transformer_big_en_de", "gnmt_en_de"} <= by_benchmark[
-        "wmt14_en_de"]
+        "wmt14_en_de"
+    ]
     assert {"transformer_base_en_fr", "transformer_big_en_fr", "gnmt_en_fr"} <= by_benchmark[
-        "wmt14_en_fr"]
+        "wmt14_en_fr"
+    ]
 
 
 @pytest.mark.parametrize("name", NLP)
@@ -319,8 +334,9 @@ def test_squad_targets_are_valid_spans_in_the_context():
 
 
 def test_importing_the_zoo_does_not_import_transformers():
-    code = ("import sys, models.squad, models.conll, models.wmt; "
-            "print('transformers' in sys.modules)")
+    code = (
+        "import sys, models.squad, models.conll, models.wmt; print('transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

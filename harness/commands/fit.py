@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
                 fits = [
                     r
                     for r in results
-                    if isinstance(r, Fit) and (r.benchmark, r.measure, r.points) == (b, m, plot_label)
+                    if isinstance(r, Fit)
+                    and (r.benchmark, r.measure, r.points) == (b, m, plot_label)
                 ]
                 if not fits:
                     continue
@@ -216,8 +217,16 @@ def run(args: argparse.Namespace) -> int:
                     "points": label,
                     "rows": json.loads(
                         pts[
-                            ["model", "year", "error", "compute_flops", "source", "flagged",
-                             "flag_reason", "citation"]
+                            [
+                                "model",
+                                "year",
+                                "error",
+                                "compute_flops",
+                                "source",
+                                "flagged",
+                                "flag_reason",
+                                "citation",
+                            ]
                         ].to_json(orient="records")
                     ),
                 }

@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node)")
     p.add_argument("--distributed", action="store_true", help="this process is a torchrun rank")
     p.add_argument("--backend", choices=["nccl", "gloo"], default=None, help="torch.distributed backend")
+    p.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)  # launcher <-> ranks
+    p.add_argument(
+        "--launch-timeout", type=float, default=None, help="seconds before a torchrun launch is killed"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,23 +101,21 @@ def _print_notes(record) -> None:
 
 
 def _run_suite(args: argparse.Namespace) -> int:
-    from harness.devices import resolve_device
+    from harness.paths import reports_dir
     from harness.runner import run_sweep
-    from harness.suites import load_suite
+    from harness.suites import default_suite, load_suite
 
     suite_name = args.suite
     if args.default_suite:
-        cuda = resolve_device("auto").type == "cuda"
-        suite_name = "paper" if cuda else "smoke"
-        why = "CUDA is available" if cuda else "no CUDA device here: CPU smoke suite (tiny variants)"
+        suite_name, why = default_suite()
         print(f"default suite: {suite_name} ({why})", file=sys.stderr)
     suite = load_suite(suite_name)
-    configs = suite.configs()
-    result = run_sweep(configs, args.db, force=args.force)
+    jobs = suite.jobs(notify=lambda m: print(m, file=sys.stderr))
+    result = run_sweep(jobs, args.db, force=args.force, log_dir=reports_dir() / "logs")
     print(result.summary())
-    if args.default_suite and not args.no_report:
+    if args.default_suite and not args.no_report and not result.interrupted:
         from harness.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
-    return 0 if not result.interrupted else 130
+    return 130 if result.interrupted else 0

@@ -78,12 +78,13 @@ class BiDAF(nn.Module):
         self.att_h = nn.Linear(2 * d, 1, bias=False)
         self.att_u = nn.Linear(2 * d, 1, bias=False)
         self.att_hu = nn.Parameter(torch.empty(2 * d))
-        self.modeling = nn.LSTM(8 * d, d, num_layers=2, batch_first=True, bidirectional=True,
-                                dropout=dropout)
+        self.modeling = nn.LSTM(
+            8 * d, d, num_layers=2, batch_first=True, bidirectional=True, dropout=dropout
+        )
         self.end_lstm = nn.LSTM(2 * d, d, batch_first=True, bidirectional=True)
         self.start_out = nn.Linear(10 * d, 1)
         self.end_out = nn.Linear(10 * d, 1)
-        nn.init.uniform_(self.att_hu, -(1 / (2 * d)) ** 0.5, (1 / (2 * d)) ** 0.5)
+        nn.init.uniform_(self.att_hu, -((1 / (2 * d)) ** 0.5), (1 / (2 * d)) ** 0.5)
 
     def embed(self, words: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.word_embedding(words), self.char_cnn(chars)], dim=2)
@@ -100,7 +101,11 @@ class BiDAF(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.embed(context_words, context_chars)  # (B, T, 2d)
         u = self.embed(query_words, query_chars)  # (B, J, 2d)
-        s = self.att_h(h) + self.att_u(u).transpose(1, 2) + torch.bmm(h * self.att_hu, u.transpose(1, 2))
+        s = (
+            self.att_h(h)
+            + self.att_u(u).transpose(1, 2)
+            + torch.bmm(h * self.att_hu, u.transpose(1, 2))
+        )
         c2q = torch.bmm(torch.softmax(s, dim=2), u)  # (B, T, 2d)
         b = torch.softmax(s.amax(dim=2), dim=1)  # (B, T)
         q2c = torch.bmm(b.unsqueeze(1), h).expand_as(h)  # (B, T, 2d), tiled over T
@@ -110,4 +115,3 @@ class BiDAF(nn.Module):
         start = self.start_out(self.dropout(torch.cat([g, m], 2))).squeeze(2)
         end = self.end_out(self.dropout(torch.cat([g, m2], 2))).squeeze(2)
         return start, end
-
