@@ -26,7 +26,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from harness.energy import SampledEnergyMonitor, counter_vs_samples, make_energy_monitor, replay_monitor
+from harness.energy import (
+    SampledEnergyMonitor,
+    counter_vs_samples,
+    make_energy_monitor,
+    replay_monitor,
+)
 
 TRACE = Path(__file__).resolve().parents[1] / "tests" / "data" / "power_constant_300w.csv"
 
@@ -92,7 +97,7 @@ def timed_block(
 
 def overhead(
     step: Callable[[], None],
-    make_monitor: Callable[[], SampledEnergyMonitor],
+    make_monitor: Callable[[], SampledEnergyMonitor | None],
     *,
     rounds: int,
     steps: int,
@@ -110,14 +115,15 @@ def overhead(
     for r in range(rounds):
         this_round: dict[str, float] = {}
         for cond in ("off", "on") if r % 2 == 0 else ("on", "off"):  # cancel slow drift
-            mon = make_monitor() if cond == "on" else None
+            mon = make_monitor() if cond == "on" else None  # None: an A/A control
             if mon is not None:
                 mon.start(idle=False)
                 mon.begin_window("block")
             t0 = time.perf_counter()
             w, c = timed_block(step, steps, sync)
-            if mon is not None:
+            if cond == "on":
                 on_wall += time.perf_counter() - t0
+            if mon is not None:
                 mon.end_window("block")
                 mon.close()
                 busy += mon.tick_seconds
@@ -126,12 +132,16 @@ def overhead(
             cpu[cond] += c
             this_round[cond] = statistics.median(w)
         paired.append(this_round["on"] / this_round["off"])
-    med = {f"{k}_{cond}": statistics.median(v[cond]) for k, v in (("wall", wall), ("cpu", cpu)) for cond in v}
+    med = {
+        f"{k}_{cond}": statistics.median(v[cond])
+        for k, v in (("wall", wall), ("cpu", cpu))
+        for cond in v
+    }
     return med | {
         "wall_ratio": med["wall_on"] / med["wall_off"],
         "cpu_ratio": med["cpu_on"] / med["cpu_off"],
         "paired_ratio": statistics.median(paired),
-        "busy": busy / on_wall,
+        "busy": busy / on_wall if on_wall else 0.0,
         "ticks": ticks,
     }
 
@@ -171,6 +181,11 @@ def main() -> None:
         steps=args.steps,
         sync=lambda: None,
     )
+    control = overhead(step, lambda: None, rounds=args.rounds, steps=args.steps, sync=lambda: None)
+    print(
+        f"noise floor on this machine (A/A: sampler off in both arms): wall ratio "
+        f"{control['wall_ratio']:.4f}, paired {control['paired_ratio']:.4f}, CPU {control['cpu_ratio']:.4f}"
+    )
     show(
         f"CPU ({torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores), small CNN batch 32, sampler at {args.sample_hz:g} Hz (replayed trace)",
@@ -178,8 +193,22 @@ def main() -> None:
         1.0,
     )
 
+    mon = replay_monitor(TRACE, sample_hz=1e-3, virtual=False, loop=True)  # no thread ticks
+    mon.start(idle=False)
+    n, c0 = 5000, time.process_time()
+    for _ in range(n):
+        mon._tick()
+    per_tick = (time.process_time() - c0) / n
+    mon.close()
+    print(
+        f"  one tick's CPU cost: {per_tick * 1e6:.1f} us -> {per_tick * args.sample_hz * 100:.4f}% "
+        f"of one core at {args.sample_hz:g} Hz (the sampler's intrinsic overhead)"
+    )
+
     if not torch.cuda.is_available():
-        print("GPU: no CUDA device here; the GPU figures (overhead <= 0.5%, counter vs samples within 5%) need one")
+        print(
+            "GPU: no CUDA device here; the GPU figures (overhead <= 0.5%, counter vs samples within 5%) need one"
+        )
         return
     device = "cuda:0"
     name = torch.cuda.get_device_name(0)
@@ -201,10 +230,18 @@ def main() -> None:
         step()
     m = mon.end_window("30s")
     mon.close()
-    print(f"  idle power {m.idle_power_w} W; window {m.duration_s:.1f} s, provenance {m.provenance} {m.reason}")
-    print(f"  energy from counter {m.counter_energy_j} J, from integrated samples {m.sampled_energy_j} J")
+    print(
+        f"  idle power {m.idle_power_w} W; window {m.duration_s:.1f} s, provenance {m.provenance} {m.reason}"
+    )
+    print(
+        f"  energy from counter {m.counter_energy_j} J, from integrated samples {m.sampled_energy_j} J"
+    )
     gap = counter_vs_samples(m)
-    print(f"  counter vs samples gap: {gap * 100:.2f}% (target <= 5%)" if gap is not None else "  no gap: one side missing")
+    print(
+        f"  counter vs samples gap: {gap * 100:.2f}% (target <= 5%)"
+        if gap is not None
+        else "  no gap: one side missing"
+    )
 
 
 if __name__ == "__main__":

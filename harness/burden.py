@@ -109,7 +109,9 @@ def published_burden(
     burden = None
     if not missing:
         burden = hardware_burden_flop(
-            recipe.processor_count, peak, recipe.train_hours * SECONDS_PER_HOUR  # type: ignore[arg-type]
+            recipe.processor_count,
+            peak,
+            recipe.train_hours * SECONDS_PER_HOUR,  # type: ignore[arg-type]
         )
     usd = paper.usd(burden) if burden is not None else (None, None)
     return PublishedBurden(
@@ -199,21 +201,63 @@ class Burden:
         def r(q: str, step: Any, run: Any, unit: str, basis: str) -> dict[str, Any]:
             return {"quantity": q, "per step": step, "per run": run, "unit": unit, "basis": basis}
 
-        gflop = (lambda x: None if x is None else x / 1e9)
-        peak = f"{self.processors} x {self.peak_flop_per_s / 1e12:g} TFLOP/s" if self.peak_flop_per_s else "no peak"
+        def gflop(x):
+            return None if x is None else x / 1e9
+
+        peak = (
+            f"{self.processors} x {self.peak_flop_per_s / 1e12:g} TFLOP/s"
+            if self.peak_flop_per_s
+            else "no peak"
+        )
         return [
-            r("hardware burden", gflop(self.burden_per_step_flop), gflop(self.burden_per_run_flop), "GFLOP", f"{peak} ({self.precision}) x time"),
-            r("counted compute", gflop(self.train_step_flops), gflop(self.counted_run_flops), "GFLOP", "counted fwd+bwd+optimizer"),
+            r(
+                "hardware burden",
+                gflop(self.burden_per_step_flop),
+                gflop(self.burden_per_run_flop),
+                "GFLOP",
+                f"{peak} ({self.precision}) x time",
+            ),
+            r(
+                "counted compute",
+                gflop(self.train_step_flops),
+                gflop(self.counted_run_flops),
+                "GFLOP",
+                "counted fwd+bwd+optimizer",
+            ),
             r("time", self.step_time_s, self.run_time_s, "s", self.projection_basis),
             r("energy", self.energy_per_step_j, self.energy_per_run_j, "J", self.energy_provenance),
             r("energy above idle", self.net_energy_per_step_j, None, "J", self.energy_provenance),
             r("energy per example", self.energy_per_example_j, None, "J", self.energy_provenance),
             r("energy efficiency", self.flop_per_j, None, "FLOP/J", "counted FLOPs / energy"),
-            r("CO2e (energy)", None, self.co2_kg_per_run, "kg", f"kWh x PUE {self.pue:g} x {self.grid.g_co2_per_kwh:.0f} g/kWh ({self.grid.region}); {self.kwh_provenance}"),
-            r("CO2e (paper)", None, self.paper_co2_kg_per_run, "kg", "linear in burden, Strubell et al. 2019"),
+            r(
+                "CO2e (energy)",
+                None,
+                self.co2_kg_per_run,
+                "kg",
+                f"kWh x PUE {self.pue:g} x {self.grid.g_co2_per_kwh:.0f} g/kWh ({self.grid.region}); {self.kwh_provenance}",
+            ),
+            r(
+                "CO2e (paper)",
+                None,
+                self.paper_co2_kg_per_run,
+                "kg",
+                "linear in burden, Strubell et al. 2019",
+            ),
             r("cost (device-hours)", None, self.usd_per_run, "USD", self.price_source),
-            r("cost (paper, low)", None, self.paper_usd_low_per_run, "USD", "linear in burden, Strubell et al. 2019"),
-            r("cost (paper, high)", None, self.paper_usd_high_per_run, "USD", "linear in burden, Strubell et al. 2019"),
+            r(
+                "cost (paper, low)",
+                None,
+                self.paper_usd_low_per_run,
+                "USD",
+                "linear in burden, Strubell et al. 2019",
+            ),
+            r(
+                "cost (paper, high)",
+                None,
+                self.paper_usd_high_per_run,
+                "USD",
+                "linear in burden, Strubell et al. 2019",
+            ),
         ]
 
 
@@ -242,7 +286,9 @@ def compute_burden(
     devices; `energy` is the window that covered `window_steps` of those steps.
     """
     if not (step_time_s > 0 and math.isfinite(step_time_s)):
-        raise ConfigurationError(f"step time must be a positive number of seconds, got {step_time_s}")
+        raise ConfigurationError(
+            f"step time must be a positive number of seconds, got {step_time_s}"
+        )
     if batch_size < 1 or processors < 1:
         raise ConfigurationError("batch size and processor count must be at least 1")
     if not (math.isfinite(pue) and pue >= 1.0):
@@ -272,12 +318,16 @@ def compute_burden(
             f"{batch_size} = {run_steps:,.0f} steps x {step_time_s:.4g} s"
         )
         if recipe.batch_size and recipe.batch_size != batch_size:
-            notes.append(f"projected at the timed batch size {batch_size}, not the recipe's {recipe.batch_size}")
+            notes.append(
+                f"projected at the timed batch size {batch_size}, not the recipe's {recipe.batch_size}"
+            )
     elif recipe is not None:
         basis = "the recipe does not state epochs and examples per epoch: no projection"
     run_time = mul(run_steps, step_time_s)
     if peak_flop_per_s is None:
-        notes.append(f"no {precision} peak FLOP/s for {device_name or 'this device'}: no hardware burden")
+        notes.append(
+            f"no {precision} peak FLOP/s for {device_name or 'this device'}: no hardware burden"
+        )
     burden_step = mul(processors, peak_flop_per_s, step_time_s)
     burden_run = mul(processors, peak_flop_per_s, run_time)
     counted_run = mul(train_step_flops, run_steps)

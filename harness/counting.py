@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from harness.errors import HarnessError
@@ -225,52 +225,61 @@ def _flatten(obj: Any) -> Iterator[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-class _CausalSdpaRoute(TorchFunctionMode):
-    """With causal_half on meta/fake tensors: send is_causal SDPA calls to the fused CPU kernel.
+class _CausalSdpaRoute:
+    """Sees every `F.scaled_dot_product_attention` call while counting, to record is_causal.
 
-    Meta tensors have no SDPA backend chooser, so SDPA decomposes into the math path, whose
-    matmuls do not know they are causal. The fused kernel carries is_causal into the count;
-    its shapes and results are the same. Only used when halving is requested (a function mode
-    disables nn.MultiheadAttention's fast path, which must otherwise run as it would).
+    With causal_half on meta or fake tensors it also sends is_causal calls to the fused CPU
+    kernel: meta tensors have no SDPA backend chooser, so SDPA decomposes into the math path,
+    whose matmuls do not know they are causal; the fused kernel carries is_causal into the
+    count, with the same shapes. The function is patched for the duration (a TorchFunctionMode
+    would disable nn.MultiheadAttention's fast path, which must run as it would).
     """
 
-    def __init__(self, counter: FlopCounter) -> None:
-        super().__init__()
+    def __init__(self, counter: FlopCounter, route: bool) -> None:
         self.counter = counter
+        self.route = route
+        self._original: Any = None
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is torch.nn.functional.scaled_dot_product_attention:
-            routed = self._route(args, kwargs)
-            if routed is not None:
-                return routed
-        return func(*args, **kwargs)
+    def __enter__(self) -> _CausalSdpaRoute:
+        self._original = F.scaled_dot_product_attention
+        original = self._original
 
-    def _route(self, args, kwargs):
-        q, k, v = (list(args) + [None] * 3)[:3]
-        q = kwargs.get("query", q)
-        k = kwargs.get("key", k)
-        v = kwargs.get("value", v)
-        mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
-        dropout = args[4] if len(args) > 4 else kwargs.get("dropout_p", 0.0)
-        is_causal = args[5] if len(args) > 5 else kwargs.get("is_causal", False)
-        if not is_causal:
+        def sdpa(*args, **kwargs):
+            routed = self._maybe_route(args, kwargs)
+            return routed if routed is not None else original(*args, **kwargs)
+
+        F.scaled_dot_product_attention = sdpa
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        F.scaled_dot_product_attention = self._original
+
+    def _maybe_route(self, args, kwargs):
+        names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+        given = dict(zip(names, args, strict=False)) | kwargs
+        if not given.get("is_causal", False):
             return None
-        self.counter.causal_calls += 1
+        if self.counter.phase in ("inference", "forward"):
+            self.counter.causal_calls += 1
+        if not self.route:
+            return None
+        q, k, v = given.get("query"), given.get("key"), given.get("value")
         fusable = (
             all(isinstance(t, torch.Tensor) for t in (q, k, v))
             and q.dim() == 4 == k.dim() == v.dim()
             and q.shape[-1] == k.shape[-1] == v.shape[-1]
             and q.shape[1] == k.shape[1] == v.shape[1]
-            and mask is None
-            and not kwargs.get("enable_gqa", False)
+            and given.get("attn_mask") is None
+            and not given.get("enable_gqa", False)
             and (q.device.type == "meta" or type(q).__name__ == "FakeTensor")
         )
         if not fusable:
-            self.counter.notes["causal attention counted in full (math path)"] += 1
+            if q is not None and q.device.type == "meta":
+                self.counter.notes["causal attention counted in full (math path)"] += 1
             return None
+        dropout = float(given.get("dropout_p") or 0.0)
         out = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            q, k, v, float(dropout or 0.0), True, scale=kwargs.get("scale")
+            q, k, v, dropout, True, scale=given.get("scale")
         )
         return out[0]
 
@@ -391,7 +400,7 @@ class FlopCounter(TorchDispatchMode):
         self.failed_op: str | None = None
         self.causal_calls = 0
         self.tracker = _ModuleTracker(root)
-        self._route = _CausalSdpaRoute(self) if causal_half else None
+        self._route = _CausalSdpaRoute(self, route=causal_half)
         self._memo = _MEMO
         self._stack: contextlib.ExitStack | None = None
 
@@ -400,8 +409,7 @@ class FlopCounter(TorchDispatchMode):
     def __enter__(self) -> FlopCounter:
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(self.tracker)
-        if self._route is not None:
-            self._stack.enter_context(self._route)
+        self._stack.enter_context(self._route)
         super().__enter__()
         return self
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import signal
 import socket
@@ -295,7 +296,7 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
-def _noop_comm_hook(state: Any, bucket: Any) -> torch.futures.Future:
+def _noop_comm_hook(state, bucket):  # noqa: ANN001 - DDP checks the annotations at runtime
     """A DDP communication hook that skips the all-reduce: the step without communication."""
     fut: torch.futures.Future = torch.futures.Future()
     fut.set_result(bucket.buffer())
@@ -328,7 +329,7 @@ def measure_rank(
         _check_same_config(dist, config, rank, world)
         arch = config.resolve_architecture()
 
-        def timed(wrap, monitor=None):
+        def timed(wrap, monitor=None, steps=None):
             return time_training(
                 arch,
                 batch_size=config.batch_size,
@@ -339,29 +340,35 @@ def measure_rank(
                 channels_last=config.channels_last,
                 compile_mode=config.compile_mode,
                 warmup_steps=config.warmup_steps,
-                min_steps=config.min_steps,
+                min_steps=steps or config.min_steps,
                 min_seconds=config.min_seconds,
                 seed=config.seed,
                 monitor=monitor,
                 progress=False,
                 retry_oom=False,  # ranks must agree on the batch; an OOM is an error here
                 wrap_model=wrap,
+                exact_steps=steps is not None,
             )
 
         ddp_kw = {"device_ids": [local_rank]} if device.startswith("cuda") else {}
         base = None
+        plan: list[Any] = [config.min_steps]
         if baseline and rank == 0:
             base = timed(None)  # the single-process path, for scaling efficiency
-        dist.barrier()
-        monitor = make_energy_monitor(device, country=config.country or "USA", pue=config.pue)
-        with_comm = timed(lambda m: DDP(m, **ddp_kw), monitor)
+            # Every rank runs the same number of steps (each is a collective); enough to cover
+            # min_seconds at the single-process pace.
+            plan[0] = max(config.min_steps, math.ceil(config.min_seconds / base.median_s))
+        dist.broadcast_object_list(plan, src=0)
+        steps = int(plan[0])
+        with make_energy_monitor(device, country=config.country or "USA", pue=config.pue) as monitor:
+            with_comm = timed(lambda m: DDP(m, **ddp_kw), monitor, steps)
 
         def no_comm(m):
             wrapped = DDP(m, **ddp_kw)
             wrapped.register_comm_hook(None, _noop_comm_hook)
             return wrapped
 
-        without_comm = timed(no_comm)
+        without_comm = timed(no_comm, None, steps)
         energy = with_comm.window
         mine = {
             "rank": rank,
@@ -414,6 +421,7 @@ def assemble_record(
     from harness.counting import count_flops
     from harness.energy.base import EnergyMeasurement, weakest
     from harness.records import capture_environment
+    from harness.timing import utilisation
 
     world = len(per_rank)
     per_rank = sorted(per_rank, key=lambda r: r["rank"])
@@ -434,7 +442,8 @@ def assemble_record(
     efficiency = aggregate / (world * base_tput) if base_tput else None
 
     arch = config.resolve_architecture()
-    counts = count_flops(arch, batch_size=local_batch, size=config.size, tiny=config.tiny, train=True)
+    # The step is the global step: every rank's batch, at the slowest rank's pace.
+    counts = count_flops(arch, batch_size=global_batch, size=config.size, tiny=config.tiny, train=True)
     window = per_rank[0]["energy"] or {}
     energy = (
         EnergyMeasurement(
@@ -462,7 +471,7 @@ def assemble_record(
         precision=per_rank[0]["timing"]["precision_used"],
         device_name=per_rank[0]["device"],
         recipe=arch.recipe,
-        train_step_flops=(counts.train_step_flops or 0) * world or None,
+        train_step_flops=counts.train_step_flops,
         energy=energy,
         window_steps=steps,
         grid=config.country or "USA",
@@ -471,6 +480,19 @@ def assemble_record(
     )
     timing = dict(per_rank[0]["timing"])
     timing.pop("window", None)
+    timing.update(
+        median_s=slowest,
+        batch_size=global_batch,
+        samples_per_s=aggregate,
+        rank0_median_s=per_rank[0]["median_s"],
+    )
+    timing["utilisation"] = utilisation(
+        counts.train_step_flops,
+        slowest,
+        datasheet_peak_flop_per_s=peak[0] if peak[2] == "datasheet" else None,
+        measured_peak_flop_per_s=peak[0] if peak[2] == "measured" else None,
+        devices=world,
+    ).to_dict()
     timing["distributed"] = {
         "world_size": world,
         "backend": backend,
@@ -496,24 +518,29 @@ def assemble_record(
         status="ok",
         architecture=arch.summary(),
         environment={**capture_environment(config.device), "world_size": world, "backend": backend},
-        counts={**counts.to_dict(), "note": "counts are per rank (local batch); burden uses world x local"},
+        counts={**counts.to_dict(), "note": "counted for the global batch (world x local batch)"},
         timing=timing,
         energy=energy.to_dict(),
         burden=burden.to_dict(),
     )
 
 
-def _peak(config: MeasurementConfig, precision: str) -> tuple[float | None, str]:
+def _peak(config: MeasurementConfig, precision: str) -> tuple[float | None, str, str]:
+    """(peak FLOP/s per device, its source, "datasheet" | "measured" | "none")."""
     from harness.devices import datasheet_peak, describe_device, measure_peak_for_precision
 
     info = describe_device(config.device if config.device_kind == "cpu" else "cuda:0")
     sheet = datasheet_peak(info, precision)
     if sheet is not None:
-        return sheet, f"datasheet peak of {info.name}"
+        return sheet, f"datasheet peak of {info.name}", "datasheet"
     if info.kind == "cpu":
         m = measure_peak_for_precision("cpu", precision)
-        return m.flop_per_s, f"no datasheet figure for CPUs: the measured matmul peak is the peak; {m.source}"
-    return None, f"{info.name!r} is not in processors.csv"
+        return (
+            m.flop_per_s,
+            f"no datasheet figure for CPUs: the measured matmul peak is the peak; {m.source}",
+            "measured",
+        )
+    return None, f"{info.name!r} is not in processors.csv", "none"
 
 
 __all__ = [

@@ -1049,6 +1049,12 @@ _OTHER_TABLE: dict[str, Formula] = {
     "upsample_linear1d_backward": _interp_backward(2),
     "upsample_trilinear3d_backward": _interp_backward(2),
     "upsample_bicubic2d_backward": _interp_backward(4),
+    "upsample_nearest1d_backward": _per_input(1),
+    "upsample_nearest2d_backward": _per_input(1),
+    "upsample_nearest3d_backward": _per_input(1),
+    "_upsample_nearest_exact1d_backward": _per_input(1),
+    "_upsample_nearest_exact2d_backward": _per_input(1),
+    "_upsample_nearest_exact3d_backward": _per_input(1),
     "grid_sampler_2d": _interp(2),
     "grid_sampler_2d_backward": _interp_backward(2),
     # sparse accumulation
@@ -1145,7 +1151,8 @@ ZERO_COST_NAMES: frozenset[str] = frozenset(
     tensor_split narrow narrow_copy select slice t transpose permute squeeze unsqueeze
     flatten unflatten view_as view_as_real view_as_complex movedim moveaxis swapaxes
     diagonal diag_embed as_strided unfold _unsafe_view
-    nms _nms batched_nms
+    nms _nms batched_nms upsample_nearest1d upsample_nearest2d upsample_nearest3d
+    _upsample_nearest_exact1d _upsample_nearest_exact2d _upsample_nearest_exact3d
     """.split()
 )
 

@@ -61,9 +61,9 @@ def measure_config(
 
         stage = "time"
         say("energy baseline")
-        monitor = _energy_monitor(config, energy_backends)
-        say("time")
-        timing = _time(arch, config, monitor, progress=progress)
+        with _energy_monitor(config, energy_backends) as monitor:  # start(): idle baseline
+            say("time")
+            timing = _time(arch, config, monitor, progress=progress)
         if timing.batch_size != config.batch_size:  # an out-of-memory retry halved the batch
             counts = _count(arch, config, timing.batch_size)
             sections["counts"] = counts.to_dict()
@@ -137,7 +137,8 @@ def _time(arch: Any, config: MeasurementConfig, monitor: Any, *, progress: bool)
         compile_mode=config.compile_mode,
         warmup_steps=config.warmup_steps,
         min_steps=config.min_steps,
-        min_seconds=config.min_seconds,
+        # an energy window shorter than the monitor's resolution is lengthened, not guessed
+        min_seconds=max(config.min_seconds, getattr(monitor, "min_window_s", 0.0)),
         seed=config.seed,
         monitor=monitor,
         progress=progress,

@@ -36,6 +36,7 @@ PROVENANCE_COLOURS = {
     "unavailable": "#999999",
 }
 _SMALL = {"va": "center", "fontsize": 7}
+_NOTE = {"fontsize": 6, "color": "C3"}
 _PUBLISHED = {"c": "C0", "label": "published"}
 _FLAGGED = {"facecolors": "none", "edgecolors": "C0", "label": "published, flagged (unconfirmed)"}
 _MEASURED = {"marker": "X", "c": "C3", "s": 70, "label": "measured (error = reference metric)"}
@@ -253,23 +254,17 @@ def _scaling_figure(
                 10**xs,
                 10 ** f.predict(xs),
                 color="C2",
-                label=f"paper's polynomial fit (published points, 95% band): k = {f.k:.3g} "
-                f"{fmt_ci(*f.k_ci)}, R² = {f.r_squared:.2f}, n = {f.n}"
-                + ("" if f.significant else f", NOT significant (p = {f.p_value:.2g})"),
+                label=f"paper's polynomial fit, published points, 95% band: k = {f.k:.3g} "
+                f"{fmt_ci(*f.k_ci)}, R² {f.r_squared:.2f}, n {f.n}"
+                + ("" if f.significant else f", NOT significant (p {f.p_value:.2g})"),
             )
             ax.fill_between(10**xs, 10**lo, 10**hi, color="C2", alpha=0.15)
-        elif published is not None and pts is None:
-            ax.text(
-                0.02,
-                0.02,
-                "the paper has no published points for this benchmark",
-                transform=ax.transAxes,
-                fontsize=6,
-                color="C3",
-            )
-        elif f is not None and not isinstance(f, Fit):
-            why = textwrap.fill(f"no paper fit: {f.reason}", 80)
-            ax.text(0.02, 0.02, why, transform=ax.transAxes, fontsize=6, color="C3")
+        else:
+            note = None if published is None else "the paper has no points for this benchmark"
+            if pts is not None and f is not None and not isinstance(f, Fit):
+                note = f"no paper fit: {f.reason}"
+            if note:
+                ax.text(0.02, 0.02, textwrap.fill(note, 80), transform=ax.transAxes, **_NOTE)
         if not (xs_all or any(r["tiny"] for r in pts_m)):
             ax.text(0.5, 0.5, "no points with this compute measure", transform=ax.transAxes)
         else:

@@ -122,3 +122,32 @@ def _column_name(h: Mapping[str, Any]) -> str:
     if len(name) > 28 and ":" in name:
         name = name.rsplit("/", 1)[-1]
     return name + (" (tiny)" if h.get("tiny") else "")
+
+
+def measured_point(record: Measurement) -> dict[str, Any] | None:
+    """A record as a point for the paper's regression, or None when it cannot be one.
+
+    Error comes from the architecture's reference metric (published, or claimed with
+    `harness compare --metric`); per-pass compute is counted (2 x forward MACs per example);
+    burden is the measured step projected to the published recipe. Tiny variants and failed
+    rows are not points: their compute is not the published network's.
+    """
+    a = record.architecture
+    value = a.get("reference_value")
+    if not record.ok or record.config.get("tiny") or value is None or not a.get("benchmark"):
+        return None
+    macs = record.counts.get("forward_macs_per_example")
+    return {
+        "benchmark": a["benchmark"],
+        "model": a.get("name") or record.config.get("architecture"),
+        "year": a.get("year"),
+        "error": 1.0 - float(value) / 100.0,
+        "per_pass_flops": 2.0 * float(macs) if macs else None,
+        "burden_flops": record.burden.get("burden_per_run_flop"),
+        "citation": f"measured by the harness ({_get(record.timing, 'peak', 'device_name') or record.config.get('device')}); "
+        f"error from {a.get('reference_citation') or 'the reference metric'}",
+    }
+
+
+def measured_points(records: list[Measurement]) -> list[dict[str, Any]]:
+    return [p for p in (measured_point(r) for r in records) if p is not None]

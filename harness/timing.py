@@ -25,7 +25,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Protocol
 
@@ -446,11 +446,17 @@ def time_training(
     progress: bool = True,
     memory_check: bool = True,
     retry_oom: bool = True,
+    wrap_model: Callable[[nn.Module], nn.Module] | None = None,
+    exact_steps: bool = False,
 ) -> TimingResult:
     """Time training steps of `arch` at `batch_size` on `device`.
 
     None means the device default (DEFAULTS; cudnn.benchmark on for CUDA). `compile_mode` is a
-    torch.compile mode ("default", "reduce-overhead", ...) or None for eager.
+    torch.compile mode ("default", "reduce-overhead", ...) or None for eager. `wrap_model`
+    wraps the model once it is on the device, before the optimizer and torch.compile (for
+    example DistributedDataParallel); the loss then runs through the wrapper. `exact_steps`
+    runs exactly `warmup_steps` and `min_steps` steps (no settling, no `min_seconds`): the
+    ranks of a data-parallel step must all run the same number of steps.
     """
     if isinstance(arch, str):
         from harness.registry import resolve
@@ -514,6 +520,8 @@ def time_training(
                         progress=progress,
                         memory_estimate=estimate.total_bytes if estimate else None,
                         notes=notes,
+                        wrap_model=wrap_model,
+                        exact_steps=exact_steps,
                     )
             except torch.OutOfMemoryError:
                 oom = True  # free the traceback's tensors before retrying
@@ -553,6 +561,8 @@ def _run_once(
     progress: bool,
     memory_estimate: int | None,
     notes: list[str],
+    wrap_model: Callable[[nn.Module], nn.Module] | None = None,
+    exact_steps: bool = False,
 ) -> TimingResult:
     cuda = dev.type == "cuda"
     notes = list(notes)
@@ -584,10 +594,10 @@ def _run_once(
                     "channels_last requested but the input has no 4-D image tensor: ignored"
                 )
         model.train()
-        optimizer = arch.optimizer.build(model.parameters())
-        runner: nn.Module = model
+        runner: nn.Module = wrap_model(model) if wrap_model is not None else model
+        optimizer = arch.optimizer.build(runner.parameters())
         if compile_mode is not None:
-            runner = torch.compile(model, mode=None if compile_mode == "default" else compile_mode)
+            runner = torch.compile(runner, mode=None if compile_mode == "default" else compile_mode)
         scaler = grad_scaler(plan)
 
         def step() -> torch.Tensor:
@@ -605,7 +615,8 @@ def _run_once(
 
         # -- warm-up ------------------------------------------------------------------------
         warm: list[float] = []
-        max_warm = max(30, MAX_WARMUP_FACTOR * warmup_steps) if cuda else warmup_steps
+        settle = cuda and not exact_steps  # ranks of a DDP step must agree on the step count
+        max_warm = max(30, MAX_WARMUP_FACTOR * warmup_steps) if settle else warmup_steps
         try:
             for i in range(max_warm if warmup_steps else 0):
                 if cuda:
@@ -622,7 +633,7 @@ def _run_once(
                     t0 = time.perf_counter()
                     step()
                     warm.append(time.perf_counter() - t0)
-                if i + 1 >= warmup_steps and (not cuda or _settled(warm)):
+                if i + 1 >= warmup_steps and (not settle or _settled(warm)):
                     break
             else:
                 if warmup_steps:
@@ -642,7 +653,7 @@ def _run_once(
 
         # -- timed steps --------------------------------------------------------------------
         guess = sorted(warm[-SETTLE_STEPS:])[len(warm[-SETTLE_STEPS:]) // 2] if warm else 0.0
-        total = max(min_steps, math.ceil(min_seconds / guess)) if guess > 0 else min_steps
+        total = max(min_steps, math.ceil(min_seconds / guess)) if guess > 0 and not exact_steps else min_steps
         bar = progress_bar(
             total=total,
             desc=f"timing {arch.name}",
@@ -670,7 +681,7 @@ def _run_once(
                     events.append(ev)
                     n += 1
                     bar.update()
-                    if n >= min_steps and time.perf_counter() - wall0 >= min_seconds:
+                    if n >= min_steps and (exact_steps or time.perf_counter() - wall0 >= min_seconds):
                         break
                 torch.cuda.synchronize(dev)
                 wall = time.perf_counter() - wall0
@@ -682,7 +693,7 @@ def _run_once(
                     marks.append(time.perf_counter())
                     n += 1
                     bar.update()
-                    if n >= min_steps and marks[-1] - wall0 >= min_seconds:
+                    if n >= min_steps and (exact_steps or marks[-1] - wall0 >= min_seconds):
                         break
                 wall = marks[-1] - wall0
                 samples = [marks[i + 1] - marks[i] for i in range(n)]

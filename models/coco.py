@@ -9,9 +9,13 @@ is what that transform produces: a square image of `default_size` passes through
 R-CNN, RetinaNet and FCOS resize the short side to min_size=800 (long side at most 1333), the
 320 Faster R-CNN to 320, SSD300 to 300x300 and SSDlite to 320x320. torchvision computed `_ops` by
 feeding one 3x224x224 image in eval mode; the transform upsamples it to exactly these sizes, so
-`_ops` is the cost of one `default_size` square image (checked here for fasterrcnn_resnet50_fpn:
-134.38 GMACs with a random 224 px image). For two-stage models it depends on how many proposals
-survive NMS, so it varies slightly with the image content.
+`_ops` is the cost of one `default_size` square image. Counting conv/matmul MACs with
+torch.utils.flop_counter on a random 224 px image reproduces `_ops` exactly for Faster R-CNN
+(v1, v2), RetinaNet (v1, v2), FCOS, Mask R-CNN v2, SSD and SSDlite. It does not for the models
+whose heads run only on what survives a score threshold: Mask R-CNN v1, Keypoint R-CNN and the
+MobileNetV3 Faster R-CNNs (rpn_score_thresh=0.05). torchvision measured them with trained
+weights, which keep few proposals or detections on a random image; random weights keep up to the
+configured maximum, so their counted inference MACs exceed `_ops` (see `OPS_DEPEND_ON_DETECTIONS`).
 
 Training targets are synthetic: 7 boxes per image (COCO train2017's mean), masks or keypoints
 where the model needs them. The loss is the sum of the model's loss dict in train mode.
@@ -105,6 +109,20 @@ DETECTORS = {
         "keypoint_rcnn",
     ),
 }
+
+OPS_DEPEND_ON_DETECTIONS = frozenset(
+    {
+        "maskrcnn_resnet50_fpn",
+        "keypointrcnn_resnet50_fpn",
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
+    }
+)
+_OPS_NOTE = (
+    "; the RoI-head share of _ops depends on how many proposals/detections the trained weights "
+    "kept on torchvision's random test image, so a random-weight network's inference count is "
+    "higher"
+)
 
 _TRAIN_PY = (
     "references/detection/train.py defaults: SGD momentum 0.9, --lr 0.02 ('for training on 8 "
@@ -214,7 +232,8 @@ def make_architecture(name: str, meta: DetectionMeta) -> Architecture:
             "num_params and _ops (GMACs for one 224 px image, which the model's transform "
             f"resizes to {info.size} px, eval, batch 1)",
             meta.recipe,
-        ),
+        )
+        + (_OPS_NOTE if name in OPS_DEPEND_ON_DETECTIONS else ""),
         family=info.family,
         description=f"torchvision {name} ({info.paper}), {info.size} px input",
         tags=frozenset({"torchvision"}),

@@ -58,10 +58,14 @@ def test_noisy_student_on_a_tpu_v3_pod_for_six_days():
     # At Google's 123 TFLOPS bf16 per chip the pod is 126 PFLOPS and the burden 6.5e13 GFLOPs;
     # the paper's ~5e13 matches a ~100 PFLOPS pod. Same order of magnitude either way.
     chips = published_burden(
-        TrainingRecipe(processor_type="TPU v3 chip", processor_count=1024, train_hours=144, precision="bf16")
+        TrainingRecipe(
+            processor_type="TPU v3 chip", processor_count=1024, train_hours=144, precision="bf16"
+        )
     )
     cores = published_burden(
-        TrainingRecipe(processor_type="TPU v3 core", processor_count=2048, train_hours=144, precision="bf16")
+        TrainingRecipe(
+            processor_type="TPU v3 core", processor_count=2048, train_hours=144, precision="bf16"
+        )
     )
     assert chips.peak_flop_per_s == 123e12
     assert chips.burden_flop == pytest.approx(1024 * 123e12 * 6 * DAY_S, rel=1e-12)
@@ -79,7 +83,9 @@ def test_published_burden_says_what_is_missing():
     )
     assert unknown.burden_flop is None and "processors.csv" in unknown.reason
     no_bf16 = published_burden(
-        TrainingRecipe(processor_type="GTX 580", processor_count=2, train_hours=10, precision="bf16")
+        TrainingRecipe(
+            processor_type="GTX 580", processor_count=2, train_hours=10, precision="bf16"
+        )
     )
     assert no_bf16.burden_flop is None and "bf16 peak for GTX 580" in no_bf16.reason
 
@@ -168,8 +174,12 @@ def test_measured_step_projected_to_a_run():
     assert b.device_hours_per_run == pytest.approx(8 * steps * 0.5 / 3600)
     assert b.usd_per_run == pytest.approx(8 * steps * 0.5 / 3600 * 3.0)
     paper = PaperConversion.strubell()
-    assert b.paper_co2_lbs_per_run == pytest.approx(192.0 * b.burden_per_run_flop / (8 * 9.3e12 * 84 * 3600))
-    assert (b.paper_usd_low_per_run, b.paper_usd_high_per_run) == pytest.approx(paper.usd(b.burden_per_run_flop))
+    assert b.paper_co2_lbs_per_run == pytest.approx(
+        192.0 * b.burden_per_run_flop / (8 * 9.3e12 * 84 * 3600)
+    )
+    assert (b.paper_usd_low_per_run, b.paper_usd_high_per_run) == pytest.approx(
+        paper.usd(b.burden_per_run_flop)
+    )
     d = json.loads(json.dumps(b.to_dict()))
     assert d["grid"]["region"] == "FRA"
     assert len(b.rows()) >= 10
@@ -179,7 +189,9 @@ def test_host_energy_counts_in_carbon_but_not_in_device_energy():
     from dataclasses import replace
 
     gpu = _measured_window()
-    host = replace(gpu, name="host", backend="codecarbon", total_energy_j=1000.0, provenance="estimated-tdp")
+    host = replace(
+        gpu, name="host", backend="codecarbon", total_energy_j=1000.0, provenance="estimated-tdp"
+    )
     b = compute_burden(
         step_time_s=0.5,
         batch_size=10,
@@ -216,7 +228,11 @@ def test_unavailable_energy_and_missing_peak_leave_the_rest():
 def test_no_recipe_means_no_projection():
     b = compute_burden(step_time_s=0.2, batch_size=8, peak_flop_per_s=1e12)
     assert b.burden_per_step_flop == pytest.approx(hardware_burden_flop(1, 1e12, 0.2))
-    assert b.run_steps is None and b.burden_per_run_flop is None and "no projection" in b.projection_basis
+    assert (
+        b.run_steps is None
+        and b.burden_per_run_flop is None
+        and "no projection" in b.projection_basis
+    )
 
 
 @pytest.mark.parametrize(
@@ -238,4 +254,6 @@ def test_bad_burden_input_is_a_one_line_error(kwargs):
 
 def test_energy_needs_the_step_count_of_its_window():
     with pytest.raises(ConfigurationError, match="window_steps"):
-        compute_burden(step_time_s=0.5, batch_size=8, peak_flop_per_s=1e12, energy=_measured_window())
+        compute_burden(
+            step_time_s=0.5, batch_size=8, peak_flop_per_s=1e12, energy=_measured_window()
+        )

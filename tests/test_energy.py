@@ -159,7 +159,10 @@ def test_counter_and_samples_agree_within_5_percent_over_30_seconds():
     # fluctuating power recorded at 100 Hz, the counter its exact running integral;
     # the monitor samples it at 10 Hz, as on a GPU (the lent-GPU target checks the same gap)
     t = [k / 100 for k in range(3501)]
-    p = [250.0 + 100.0 * math.sin(2 * math.pi * 0.37 * x) + 30.0 * math.sin(2 * math.pi * 3.1 * x) for x in t]
+    p = [
+        250.0 + 100.0 * math.sin(2 * math.pi * 0.37 * x) + 30.0 * math.sin(2 * math.pi * 3.1 * x)
+        for x in t
+    ]
     e = [0.0]
     for k in range(1, len(t)):
         e.append(e[-1] + 0.5 * (p[k - 1] + p[k]) * 0.01 * 1e3)
@@ -233,7 +236,9 @@ class FakeNvml:
     NVML_TEMPERATURE_GPU = 0
     NVMLError = _NVMLError
 
-    def __init__(self, trace, clock, *, lost_after=None, counter=True, instant=True, init_error=False):
+    def __init__(
+        self, trace, clock, *, lost_after=None, counter=True, instant=True, init_error=False
+    ):
         from harness.energy import ReplaySource
 
         self.source = ReplaySource(trace)
@@ -276,7 +281,13 @@ class FakeNvml:
         self.calls.append("instant")
         s = self._now()
         ret = 0 if self.instant else 3
-        return [SimpleNamespace(nvmlReturn=ret, valueType=1, value=SimpleNamespace(uiVal=int(round(s.power_w * 1e3))))]
+        return [
+            SimpleNamespace(
+                nvmlReturn=ret,
+                valueType=1,
+                value=SimpleNamespace(uiVal=int(round(s.power_w * 1e3))),
+            )
+        ]
 
     def nvmlDeviceGetPowerUsage(self, h):
         self.calls.append("usage")
@@ -309,12 +320,16 @@ def test_nvml_backend_counter_energy_and_timeline():
     assert m.net_energy_j == pytest.approx(2400.0)
     assert "usage" not in fake.calls  # instant power, not the trailing average
     inner = [s for s in m.timeline if s.sm_clock_mhz is not None]
-    assert inner and all(s.sm_clock_mhz == 1980 and s.temperature_c == 55 and s.utilization_pct == 97 for s in inner)
+    assert inner and all(
+        s.sm_clock_mhz == 1980 and s.temperature_c == 55 and s.utilization_pct == 97 for s in inner
+    )
 
 
 def test_nvml_falls_back_to_power_usage_and_to_samples_without_a_counter():
     clock = VirtualClock()
-    fake = FakeNvml(PowerTrace.read_csv(DATA / "power_constant_300w.csv"), clock, counter=False, instant=False)
+    fake = FakeNvml(
+        PowerTrace.read_csv(DATA / "power_constant_300w.csv"), clock, counter=False, instant=False
+    )
     mon = nvml_monitor(fake, clock)
     m = run_window(mon, before=0.5, length=10.0)
     assert m.provenance == NVML_SAMPLED
@@ -446,7 +461,9 @@ class _Tracker:
     def stop_task(self, name):
         if self.fail_on == "stop":
             raise RuntimeError("lost the task")
-        return SimpleNamespace(cpu_energy=1e-6, ram_energy=2e-6, emissions=1e-6, duration=0.5, ram_power=20.0)
+        return SimpleNamespace(
+            cpu_energy=1e-6, ram_energy=2e-6, emissions=1e-6, duration=0.5, ram_power=20.0
+        )
 
     def stop(self):
         pass
@@ -492,7 +509,11 @@ def test_cuda_monitor_pairs_gpu_with_host():
     mon.start()
     mon.begin_window("w")
     m = mon.end_window("w")
-    assert m.provenance == UNAVAILABLE and m.host is not None and m.host.total_energy_j == pytest.approx(10.8)
+    assert (
+        m.provenance == UNAVAILABLE
+        and m.host is not None
+        and m.host.total_energy_j == pytest.approx(10.8)
+    )
 
 
 @pytest.mark.parametrize(
@@ -532,3 +553,29 @@ def test_grid_intensity_from_codecarbon_table_and_numbers():
     assert grid_intensity(0.4).kg_co2_per_kwh == 0.4
     with pytest.raises(ConfigurationError):
         grid_intensity(-1.0)
+
+
+def test_a_monitor_never_started_says_it_has_no_baseline():
+    mon = replay_monitor(DATA / "power_constant_300w.csv", idle_s=1.0)
+    mon.begin_window("w")  # started lazily, inside the workload: no idle baseline
+    mon.clock.sleep(2.0)
+    m = mon.end_window("w")
+    assert m.total_energy_j == pytest.approx(600.0)
+    assert m.idle_power_w is None and m.net_energy_j is None
+    assert "start() the monitor" in m.reason
+
+
+def test_factory_replay_backend_runs_in_real_time():
+    mon = make_energy_monitor(
+        "cuda:0",
+        backends=["replay"],
+        trace=DATA / "power_constant_300w.csv",
+        idle_s=0.0,
+        sample_hz=50,
+    )
+    assert isinstance(mon, SampledEnergyMonitor) and mon.backend == "replay"
+    with mon:
+        mon.begin_window("w")
+        mon.clock.sleep(0.2)
+        m = mon.end_window("w")
+    assert m.sampled_energy_j == pytest.approx(300.0 * m.duration_s, rel=1e-6)

@@ -25,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-measured",
         metavar="DB_OR_CSV",
-        help="measured points (CSV, Parquet or SQLite with columns benchmark, model, error, "
+        nargs="?",
+        const="",
+        help="measured points: the harness results database (default reports/results.sqlite), "
+        "or CSV, Parquet or SQLite with columns benchmark, model, error, "
         "per_pass_flops, burden_flops): fitted alone and pooled with the published points",
     )
     parser.add_argument(
@@ -71,10 +74,33 @@ def load_measured(path: str):
         elif suffix in (".parquet", ".pq"):
             df = pd.read_parquet(p)
         else:
-            df = _read_sqlite(p, MEASURED_COLUMNS)
+            records = _store_records(p)
+            if records is None:
+                df = _read_sqlite(p, MEASURED_COLUMNS)
+            else:
+                from harness.summary import measured_points
+
+                points = measured_points(records)
+                if not points:
+                    raise HarnessError(
+                        f"--with-measured: {path} has no full-size measurement of a paper "
+                        f"benchmark ({len(records)} ok rows; tiny variants are not points)"
+                    )
+                df = pd.DataFrame(points)
     except (OSError, ValueError, sqlite3.DatabaseError, pd.errors.ParserError) as exc:
         raise HarnessError(f"--with-measured: cannot read {path}: {exc}") from exc
     return measured_frame(df)
+
+
+def _store_records(path: Path):
+    """The ok records of a harness results database, or None for any other SQLite file."""
+    from harness.store import ResultStore
+
+    try:
+        with ResultStore(path, readonly=True) as store:
+            return store.load(status="ok")
+    except HarnessError:
+        return None
 
 
 def _read_sqlite(path: Path, columns: tuple[str, ...]):
@@ -134,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
 
     targets = [_parse_target(t) for t in args.target] if args.target else None
     published = load_published()
+    if args.with_measured == "":  # the flag alone: the harness's own results database
+        from harness.store import default_db_path
+
+        args.with_measured = str(default_db_path())
     measured = load_measured(args.with_measured) if args.with_measured else None
     benchmarks = [args.benchmark] if args.benchmark else list(BENCHMARKS)
     if measured is not None and not args.benchmark:

@@ -104,7 +104,9 @@ def make_energy_monitor(
     kind, index = _parse_device(device)
     grid_intensity(country)  # an unknown country is bad input: fail now, not in codecarbon's log
     if not (math.isfinite(pue) and pue >= 1.0):
-        raise ConfigurationError(f"PUE must be at least 1.0 (1.0 = no data-centre overhead), got {pue}")
+        raise ConfigurationError(
+            f"PUE must be at least 1.0 (1.0 = no data-centre overhead), got {pue}"
+        )
     if not (0 < sample_hz <= 1000):
         raise ConfigurationError(f"sample rate must be in (0, 1000] Hz, got {sample_hz}")
     if idle_s < 0:
@@ -116,7 +118,9 @@ def make_energy_monitor(
     if len(names) > 2:
         raise ConfigurationError("give at most two energy backends: a primary and a host")
     if "replay" in names and trace is None:
-        raise ConfigurationError("the replay backend needs a trace (a CSV of t_s,power_w,energy_mj)")
+        raise ConfigurationError(
+            "the replay backend needs a trace (a CSV of t_s,power_w,energy_mj)"
+        )
 
     def sampled(source: PowerSource) -> SampledEnergyMonitor:
         return SampledEnergyMonitor(
@@ -130,15 +134,23 @@ def make_energy_monitor(
             if name == "rapl":
                 return sampled(RaplSource(rapl_root))
             if name == "replay":
-                m = replay_monitor(trace, sample_hz=sample_hz, idle_s=idle_s, virtual=False, loop=True)
+                m = replay_monitor(
+                    trace, sample_hz=sample_hz, idle_s=idle_s, virtual=False, loop=True
+                )
                 m.min_window_s = min_window_s
                 return m
         except SourceUnavailable as exc:
             return UnavailableMonitor(name, str(exc))
         if importlib.util.find_spec("codecarbon") is None:
-            return UnavailableMonitor("codecarbon", "codecarbon is not installed (pip install codecarbon)")
+            return UnavailableMonitor(
+                "codecarbon", "codecarbon is not installed (pip install codecarbon)"
+            )
         return CodecarbonMonitor(
-            country=country, pue=pue, measure_power_secs=measure_power_secs, idle_s=idle_s, note=note
+            country=country,
+            pue=pue,
+            measure_power_secs=measure_power_secs,
+            idle_s=idle_s,
+            note=note,
         )
 
     def cpu_monitor() -> EnergyMonitor:

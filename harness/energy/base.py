@@ -14,8 +14,8 @@ trace replayed in tests. So the NVML code path is tested without a GPU.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -119,6 +119,7 @@ class EnergyMeasurement:
 
     def to_dict(self, *, timeline: bool = True) -> dict[str, Any]:
         d = asdict(self)
+        d["duration_s"] = self.duration_s if math.isfinite(self.duration_s) else None
         d["energy_j_by_device"] = dict(self.energy_j_by_device)
         d["provenance_by_device"] = dict(self.provenance_by_device)
         d["flags"] = list(self.flags)
@@ -172,7 +173,9 @@ def counter_delta(start: float, end: float, wrap: float | None = None) -> float:
 
 def accumulate_counter(readings: Sequence[float], wrap: float | None = None) -> float:
     """Total increase over successive readings; reading often enough survives many wraps."""
-    return math.fsum(counter_delta(a, b, wrap) for a, b in zip(readings, readings[1:]))
+    return math.fsum(
+        counter_delta(a, b, wrap) for a, b in zip(readings, readings[1:], strict=False)
+    )
 
 
 def integrate_trapezoid(times: Sequence[float], powers: Sequence[float]) -> float:
@@ -181,7 +184,7 @@ def integrate_trapezoid(times: Sequence[float], powers: Sequence[float]) -> floa
         raise ValueError("times and powers differ in length")
     return math.fsum(
         0.5 * (p0 + p1) * (t1 - t0)
-        for t0, t1, p0, p1 in zip(times, times[1:], powers, powers[1:])
+        for t0, t1, p0, p1 in zip(times, times[1:], powers, powers[1:], strict=False)
     )
 
 
@@ -253,8 +256,12 @@ def measure_window(
         sampled_j = None
         if sampled_provenance and len(points) >= 2:
             sampled_j = integrate_trapezoid([t for t, _ in points], [p for _, p in points])
-        counter_total = None if counter_j is None or counter_total is None else counter_total + counter_j
-        sampled_total = None if sampled_j is None or sampled_total is None else sampled_total + sampled_j
+        counter_total = (
+            None if counter_j is None or counter_total is None else counter_total + counter_j
+        )
+        sampled_total = (
+            None if sampled_j is None or sampled_total is None else sampled_total + sampled_j
+        )
 
         if counter_j is not None and counter_j > 0:
             energy[dev], prov[dev] = counter_j, counter_provenance  # type: ignore[assignment]
@@ -328,7 +335,12 @@ def peak_power(samples: Sequence[PowerSample], devices: Sequence[str]) -> float 
     for s in sorted(samples, key=lambda s: s.t_s):
         p = s.power_w
         prev = last.get(s.device)
-        if p is None and prev is not None and s.counter_mj is not None and prev.counter_mj is not None:
+        if (
+            p is None
+            and prev is not None
+            and s.counter_mj is not None
+            and prev.counter_mj is not None
+        ):
             dt = s.t_s - prev.t_s
             if dt > 0 and s.counter_mj >= prev.counter_mj:
                 p = (s.counter_mj - prev.counter_mj) / 1e3 / dt
@@ -579,10 +591,8 @@ class SampledEnergyMonitor(EnergyMonitor):
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
-        try:
+        with contextlib.suppress(Exception):
             self.source.close()
-        except Exception:
-            pass
 
     # -- sampling -----------------------------------------------------------------------------
 
@@ -622,8 +632,10 @@ class SampledEnergyMonitor(EnergyMonitor):
 
     def begin_window(self, name: str) -> None:
         _check_new(name, self._open)
-        if self._epoch is None:
+        if self._epoch is None:  # not started: no baseline now, the device is warm
             self.start(idle=False)
+            if self.idle_s > 0:
+                self.idle_note = "no idle baseline: start() the monitor before the workload"
         self._synchronize()
         t0 = self._tick(extras=False)
         self._open[name] = self._now() if t0 is None else t0
@@ -674,7 +686,6 @@ class _SamplerThread(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        _lower_priority()
         next_t = time.perf_counter()
         while True:
             next_t += self._period
@@ -690,14 +701,3 @@ class _SamplerThread(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=2.0)
-
-
-def _lower_priority() -> None:
-    """Nice this thread (Linux threads are tasks), so its wake-ups never preempt the timed work.
-
-    Its readings carry their own timestamps, so a late tick costs resolution, not accuracy.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass

@@ -12,6 +12,7 @@ NVML backend measures GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -105,10 +106,8 @@ class CodecarbonMonitor(EnergyMonitor):
     def close(self) -> None:
         tracker, self._tracker = self._tracker, None
         if tracker is not None:
-            try:
+            with contextlib.suppress(Exception):
                 tracker.stop()
-            except Exception:
-                pass
 
     # -- windows ------------------------------------------------------------------------------
 
@@ -129,7 +128,9 @@ class CodecarbonMonitor(EnergyMonitor):
         t0 = _pop(name, self._open)
         duration = time.perf_counter() - t0
         if self._error is not None:
-            return EnergyMeasurement.unavailable(name, self.backend, self._error, duration_s=duration)
+            return EnergyMeasurement.unavailable(
+                name, self.backend, self._error, duration_s=duration
+            )
         if self._tracker is None:
             return EnergyMeasurement.unavailable(
                 name, self.backend, "codecarbon was not started", duration_s=duration
@@ -156,7 +157,10 @@ class CodecarbonMonitor(EnergyMonitor):
     def _record(self, name: str, data: Any, duration: float) -> EnergyMeasurement:
         if data is None:
             return EnergyMeasurement.unavailable(
-                name, self.backend, "codecarbon returned no data for the window", duration_s=duration
+                name,
+                self.backend,
+                "codecarbon returned no data for the window",
+                duration_s=duration,
             )
         try:
             cpu_j = float(data.cpu_energy) * KWH_TO_J
@@ -197,7 +201,11 @@ class CodecarbonMonitor(EnergyMonitor):
 
     def _explain(self, cpu_prov: str, data: Any) -> str:
         ram_w = getattr(data, "ram_power", None)
-        ram = f"RAM a fixed {ram_w:g} W estimate" if isinstance(ram_w, (int, float)) else "RAM estimated"
+        ram = (
+            f"RAM a fixed {ram_w:g} W estimate"
+            if isinstance(ram_w, (int, float))
+            else "RAM estimated"
+        )
         if cpu_prov == RAPL:
             return f"codecarbon: CPU from RAPL; {ram}"
         tdp = f"{self.cpu_tdp_w:g} W" if self.cpu_tdp_w else "a TDP guess"

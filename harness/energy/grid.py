@@ -37,7 +37,9 @@ class GridIntensity:
     def lbs_co2_per_kwh(self) -> float:
         return self.kg_co2_per_kwh * LBS_PER_KG
 
-    def conversion(self, *, pue: float = 1.0, usd_per_device_hour: float = 2.0, price_source: str = "") -> EnergyConversion:
+    def conversion(
+        self, *, pue: float = 1.0, usd_per_device_hour: float = 2.0, price_source: str = ""
+    ) -> EnergyConversion:
         return EnergyConversion(
             pue=pue,
             kg_co2_per_kwh=self.kg_co2_per_kwh,
@@ -72,7 +74,10 @@ def _energy_mix() -> dict[str, dict[str, Any]]:
             "codecarbon is not installed, so there is no country carbon table; "
             "install codecarbon or give the carbon intensity as a number (kg CO2e/kWh)"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data/private_infra/global_energy_mix.json"
+    path = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "data/private_infra/global_energy_mix.json"
+    )
     with open(path) as f:
         return json.load(f)
 
@@ -100,7 +105,11 @@ def grid_intensity(country: str | float | GridIntensity = "USA") -> GridIntensit
         if len(code) == 2:
             hint = "; use the three-letter code (USA, not US)"
         else:
-            names = [k for k, v in table.items() if code.lower() in str(v.get("country_name", "")).lower()]
+            names = [
+                k
+                for k, v in table.items()
+                if code.lower() in str(v.get("country_name", "")).lower()
+            ]
             if names:
                 hint = f"; did you mean {', '.join(names[:3])}?"
         raise ConfigurationError(

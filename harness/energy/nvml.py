@@ -12,14 +12,30 @@ sampling (a GPU falling off the bus) ends sampling and turns the window `unavail
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from harness.energy.base import NVML_COUNTER, NVML_SAMPLED, PowerSample, PowerSource, SourceError, SourceUnavailable
+from harness.energy.base import (
+    NVML_COUNTER,
+    NVML_SAMPLED,
+    PowerSample,
+    PowerSource,
+    SourceError,
+    SourceUnavailable,
+)
 
-_VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+_VALUE_FIELDS = {
+    0: "dVal",
+    1: "uiVal",
+    2: "ulVal",
+    3: "ullVal",
+    4: "sllVal",
+    5: "siVal",
+    6: "usVal",
+}
 
 
 class NvmlSource(PowerSource):
@@ -39,7 +55,9 @@ class NvmlSource(PowerSource):
         try:
             nvml.nvmlInit()
         except Exception as exc:
-            raise SourceUnavailable(f"NVML could not start ({_err(exc)}): no NVIDIA driver or GPU") from None
+            raise SourceUnavailable(
+                f"NVML could not start ({_err(exc)}): no NVIDIA driver or GPU"
+            ) from None
         try:
             count = nvml.nvmlDeviceGetCount()
         except Exception as exc:
@@ -62,7 +80,9 @@ class NvmlSource(PowerSource):
             self._counter[dev] = _works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
             self._instant[dev] = _works(lambda h=h: self._instant_mw(h))
             if not self._counter[dev]:
-                notes.append(f"{dev}: no energy counter (pre-Volta?); energy from integrated samples")
+                notes.append(
+                    f"{dev}: no energy counter (pre-Volta?); energy from integrated samples"
+                )
             if not self._instant[dev]:
                 notes.append(
                     f"{dev}: no instant power field; sampling nvmlDeviceGetPowerUsage, a ~1 s "
@@ -102,10 +122,8 @@ class NvmlSource(PowerSource):
             torch.cuda.synchronize()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.nvml.nvmlShutdown()
-        except Exception:
-            pass
 
 
 def _handle(nvml: Any, cuda_index: int) -> Any:

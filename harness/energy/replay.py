@@ -112,7 +112,9 @@ class PowerTrace:
         if source not in _PROVENANCE:
             raise ConfigurationError(f"power trace {path}: source must be nvml or rapl")
         wrap = meta.get("counter_wrap_mj")
-        return cls(devices, float(wrap) if wrap else None, source, meta.get("description", ""), str(path))
+        return cls(
+            devices, float(wrap) if wrap else None, source, meta.get("description", ""), str(path)
+        )
 
 
 def _num(cell: str | None) -> float | None:
@@ -132,10 +134,14 @@ class ReplaySource(PowerSource):
         self.offset_s = offset_s
         self.devices = tuple(trace.devices)
         self.counter_provenance, self.sampled_provenance = _PROVENANCE[trace.source]
-        self.notes = (f"replayed trace {trace.path or '(in memory)'}: not a measurement of this run",)
+        self.notes = (
+            f"replayed trace {trace.path or '(in memory)'}: not a measurement of this run",
+        )
         # counter gained over one pass, for looping
         self._span = {
-            dev: accumulate_counter([e for e in d.energy_mj if e is not None], trace.counter_wrap_mj)
+            dev: accumulate_counter(
+                [e for e in d.energy_mj if e is not None], trace.counter_wrap_mj
+            )
             if all(e is not None for e in d.energy_mj)
             else None
             for dev, d in trace.devices.items()
