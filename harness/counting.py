@@ -24,7 +24,7 @@ import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -327,15 +327,28 @@ class _MetaMemo:
     def key(func, args, kwargs) -> Any:
         def k(o):
             if isinstance(o, torch.Tensor):
-                if o.device.type != "meta" or type(o) is not torch.Tensor and not isinstance(
-                    o, nn.Parameter
+                if (
+                    o.device.type != "meta"
+                    or type(o) is not torch.Tensor
+                    and not isinstance(o, nn.Parameter)
                 ):
                     raise TypeError
                 return ("T", tuple(o.shape), o.stride(), o.dtype, o.storage_offset())
             if isinstance(o, (list, tuple)):
                 return tuple(k(x) for x in o)
-            if o is None or isinstance(o, (bool, int, float, str, torch.dtype, torch.device,
-                                           torch.layout, torch.memory_format)):
+            if o is None or isinstance(
+                o,
+                (
+                    bool,
+                    int,
+                    float,
+                    str,
+                    torch.dtype,
+                    torch.device,
+                    torch.layout,
+                    torch.memory_format,
+                ),
+            ):
                 return o
             raise TypeError
 
@@ -445,10 +458,10 @@ class FlopCounter(TorchDispatchMode):
                 self.failed_op = op_name(func)
             raise
         if memo_key is not None:
-            try:
+            if len(self._memo.cache) > 200_000:  # bounded: shapes repeat across models
+                self._memo.cache.clear()
+            with contextlib.suppress(TypeError):
                 self._memo.cache[memo_key] = self._memo.describe(out)
-            except TypeError:
-                pass
         return self._count(func, rule, args, kwargs, out)
 
     def _count(self, func, rule, args, kwargs, out):
@@ -637,7 +650,9 @@ def _map_tensors(batch: Batch, fn) -> Batch:
             return {k: m(v) for k, v in o.items()}
         return o
 
-    return Batch(args=m(batch.args), kwargs=m(dict(batch.kwargs)), targets=m(batch.targets), size=batch.size)
+    return Batch(
+        args=m(batch.args), kwargs=m(dict(batch.kwargs)), targets=m(batch.targets), size=batch.size
+    )
 
 
 def _run_method(
@@ -661,7 +676,9 @@ def _run_method(
         params, trainable = _param_counts(model)
         stage = "making the example batch"
         batch = _make_batch(arch, method, batch_size, size, tiny, fake_mode)
-        counter = FlopCounter(model, causal_half=causal_half, attention_recompute=attention_recompute)
+        counter = FlopCounter(
+            model, causal_half=causal_half, attention_recompute=attention_recompute
+        )
         stage = "the inference forward pass"
         model.eval()
         rcnn = _RcnnProbe(model)
@@ -700,7 +717,9 @@ def _run_method(
         raise _MethodFailed(method, stage, op, exc) from exc
 
 
-def _count_optimizer(arch: Architecture, model: nn.Module, counter: FlopCounter) -> tuple[int, str | None]:
+def _count_optimizer(
+    arch: Architecture, model: nn.Module, counter: FlopCounter
+) -> tuple[int, str | None]:
     """One steady-state step of the recipe's optimizer, on meta replicas of the parameters that
     received gradients (optimizer work depends only on their shapes).
 
@@ -719,7 +738,8 @@ def _count_optimizer(arch: Architecture, model: nn.Module, counter: FlopCounter)
     opt = arch.optimizer.build(replicas)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        opt.step()
+        with FlopCounter():  # the warm-up step, through the counter's meta shortcuts
+            opt.step()
         counter.phase = "optimizer"
         with counter:
             opt.step()
@@ -780,7 +800,9 @@ class _RcnnProbe:
             predictor(head(x))
         return c.total_macs()
 
-    def breakdown(self, counter: FlopCounter, batch: int, causal_half: bool, recompute: bool) -> DetectionBreakdown:
+    def breakdown(
+        self, counter: FlopCounter, batch: int, causal_half: bool, recompute: bool
+    ) -> DetectionBreakdown:
         total = counter.total_macs("inference")
         roi_macs = counter.by_module("inference").get("roi_heads", 0)
         per_prop = self._per_row("box", causal_half, recompute)
@@ -821,11 +843,14 @@ class _FvcoreAdapter(nn.Module):
         self.model = model
         self.arch = arch
         self.batch = batch
-        self.leaves = [t for t in _flatten((batch.args, dict(batch.kwargs))) if isinstance(t, torch.Tensor)]
+        self.leaves = [
+            t for t in _flatten((batch.args, dict(batch.kwargs))) if isinstance(t, torch.Tensor)
+        ]
 
     def forward(self, *tensors: torch.Tensor):
         it = iter(tensors)
-        batch = _map_tensors(self.batch, lambda _t: next(it))
+        inputs = replace(self.batch, targets=None)
+        batch = _map_tensors(inputs, lambda _t: next(it))
         out = self.arch.forward(self.model, batch)
         flat = tuple(t for t in _flatten(out) if isinstance(t, torch.Tensor))
         return flat if len(flat) != 1 else flat[0]
@@ -939,13 +964,19 @@ def count_flops(
     step = 2 * fwd_macs + bwd + opt if train else None  # type: ignore[operator]
     notes = list(run.notes)
     notes += [f"{k} ({v} calls)" for k, v in c.notes.items()]
-    notes += [f"formula for {k} could not read its arguments: {v}" for k, v in c.formula_errors.items()]
+    notes += [
+        f"formula for {k} could not read its arguments: {v}" for k, v in c.formula_errors.items()
+    ]
     if run.batch.size != batch_size:
         notes.append(f"the batch factory made {run.batch.size} examples")
-    causal_calls = c.causal_calls or sum(v for k, v in c.tags.items() if k.startswith(("inference:", "forward:")))
+    causal_calls = c.causal_calls or sum(
+        v for k, v in c.tags.items() if k.startswith(("inference:", "forward:"))
+    )
     fv_macs, fv_note = (None, None)
     if fvcore:
-        fv_macs, fv_note = fvcore_forward_macs(arch, size=size, tiny=tiny, max_params=fvcore_max_params)
+        fv_macs, fv_note = fvcore_forward_macs(
+            arch, size=size, tiny=tiny, max_params=fvcore_max_params
+        )
     phases = [p for p in PHASES if p in c.macs or p in c.other]
     return FlopCount(
         architecture=arch.name,

@@ -104,6 +104,10 @@ def _out_numel(out: Any) -> int:
     return int(first.numel()) if isinstance(first, torch.Tensor) else 0
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 def _prod(xs: Sequence[int]) -> int:
     return math.prod(int(x) for x in xs)
 
@@ -223,7 +227,11 @@ def einsum_macs(equation: str, shapes: Sequence[Sequence[int]]) -> int:
     used = set(re.sub(r"[^A-Za-z]", "", eq))
     spare = (c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used)
     ell_len = max(
-        (len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes, strict=True) if "..." in t),
+        (
+            len(s) - len(t.replace("...", ""))
+            for t, s in zip(terms, shapes, strict=True)
+            if "..." in t
+        ),
         default=0,
     )
     ell = "".join(next(spare) for _ in range(ell_len))
@@ -240,7 +248,9 @@ def einsum_macs(equation: str, shapes: Sequence[Sequence[int]]) -> int:
         out_subs = rhs.replace("...", ell)
     else:  # implicit output: the ellipsis, then indices seen once, sorted
         joined = "".join(subs)
-        out_subs = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
+        out_subs = ell + "".join(
+            sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell)
+        )
     if len(subs) == 1:
         return 0
     macs = 0
@@ -281,7 +291,9 @@ def conv_macs(
     return n * positions * _prod(w_shape)
 
 
-def _conv_generic(x_idx: int, w_idx: int, transposed: bool = False, transposed_idx: int | None = None) -> Formula:
+def _conv_generic(
+    x_idx: int, w_idx: int, transposed: bool = False, transposed_idx: int | None = None
+) -> Formula:
     """A convolution op with input/weight at `x_idx`/`w_idx`; `transposed_idx` is the position
     of a `transposed` flag where the op has one."""
 
@@ -316,9 +328,7 @@ def _conv_backward(grad_idx, x_idx, w_idx, transposed_idx, mask_idx) -> Formula:
 # --------------------------------------------------------------------------------------------
 
 
-def attention_macs(
-    q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]
-) -> int:
+def attention_macs(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> int:
     """QK^T + PV for (..., Lq, d) x (..., Lk, d) x (..., Lk, dv): the query's batch dims
     (batch x heads, GQA included) x Lq x Lk x (d + dv)."""
     lq, d = q_shape[-2], q_shape[-1]
@@ -378,7 +388,9 @@ def _sdpa_bhld_fwd(causal_idx: int | None, causal_name: str = "is_causal") -> Fo
 
     def f(args, kwargs, out, opts) -> Cost:
         q, k, v = args[0], args[1], args[2]
-        is_causal = bool(_arg(args, kwargs, causal_idx, causal_name, False)) if causal_idx else False
+        is_causal = (
+            bool(_arg(args, kwargs, causal_idx, causal_name, False)) if causal_idx else False
+        )
         return _causal(attention_macs(_shape(q), _shape(k), _shape(v)), is_causal, opts)
 
     return f
@@ -393,7 +405,9 @@ def _sdpa_bhld_bwd(causal_idx: int, mask_idx: int | None = None) -> Formula:
             m = _arg(args, kwargs, mask_idx, "grad_input_mask", None)
             if m is not None:
                 grads = tuple(bool(x) for x in m[:3])
-        macs = attention_backward_macs(_shape(q), _shape(k), _shape(v), grads, opts.attention_recompute)
+        macs = attention_backward_macs(
+            _shape(q), _shape(k), _shape(v), grads, opts.attention_recompute
+        )
         return _causal(macs, is_causal, opts)
 
     return f
@@ -420,7 +434,7 @@ def _flash_forward(args, kwargs, out, opts) -> Cost:
 
 
 def _flash_backward(args, kwargs, out, opts) -> Cost:
-    grad, q, k, v = args[0], args[1], args[2], args[3]
+    q, k, v = args[1], args[2], args[3]
     cum_q, cum_k = _arg(args, kwargs, 6, "cum_seq_q"), _arg(args, kwargs, 7, "cum_seq_k")
     is_causal = bool(_arg(args, kwargs, 11, "is_causal", False))
     rc = opts.attention_recompute
@@ -556,7 +570,9 @@ def rnn_macs_per_token(
     total = 0
     for layer in range(num_layers):
         in_l = input_size if layer == 0 else out_size * dirs
-        per_dir = gates * hidden_size * (in_l + out_size) + (proj_size * hidden_size if proj_size else 0)
+        per_dir = gates * hidden_size * (in_l + out_size) + (
+            proj_size * hidden_size if proj_size else 0
+        )
         total += dirs * per_dir
     return total
 
@@ -691,7 +707,9 @@ def _per_input(cost: int, idx: int = 0) -> Formula:
 
 def _batch_norm(train_idx: int | None) -> Formula:
     def f(args, kwargs, out, opts) -> Cost:
-        training = bool(args[train_idx]) if train_idx is not None and train_idx < len(args) else True
+        training = (
+            bool(args[train_idx]) if train_idx is not None and train_idx < len(args) else True
+        )
         return Cost(0, (7 if training else 4) * _numel(args[0]))
 
     return f
@@ -1113,7 +1131,7 @@ _TORCHVISION_OTHER: dict[str, Formula] = {
 }
 
 # Zero arithmetic by definition: data movement, views, factories, selection, metadata.
-ZERO_COST_NAMES: frozenset[str] = frozenset(
+ZERO_COST_NAMES: frozenset[str] = _words(
     """
     _to_copy copy copy_ clone contiguous cat stack hstack vstack concat concatenate _unsafe_view view
     reshape _reshape_alias expand expand_as repeat repeat_interleave tile flip roll rot90
@@ -1153,7 +1171,7 @@ ZERO_COST_NAMES: frozenset[str] = frozenset(
     diagonal diag_embed as_strided unfold _unsafe_view
     nms _nms batched_nms upsample_nearest1d upsample_nearest2d upsample_nearest3d
     _upsample_nearest_exact1d _upsample_nearest_exact2d _upsample_nearest_exact3d
-    """.split()
+    """
 )
 
 
@@ -1217,9 +1235,9 @@ class OpRule:
 
 
 # Pointwise ops that do not carry torch.Tag.pointwise (checked against torch 2.14).
-_UNTAGGED_POINTWISE = frozenset(
+_UNTAGGED_POINTWISE = _words(
     """hardswish log_sigmoid_forward log_sigmoid rrelu_with_noise _prelu_kernel prelu glu celu
-    selu threshold softshrink hardshrink relu6 _conj_physical""".split()
+    selu threshold softshrink hardshrink relu6 _conj_physical"""
 )
 
 

@@ -140,7 +140,9 @@ def _recipe(
         precision=precision,
         processor_type=gpu,
         processor_count=gpus,
-        citation=f"{cite}; examples per epoch: {COCO_TRAIN_CITATION}; training hours not published",
+        citation=f"{cite}; examples per epoch: {COCO_TRAIN_CITATION} (an upper bound: torchvision's "
+        "train.py drops images without annotations, and for keypoints images with fewer than 10 "
+        "visible keypoints; those counts are not published); training hours not published",
     )
 
 

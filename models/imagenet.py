@@ -104,7 +104,7 @@ FAMILIES = {
 def family_of(name: str) -> Family:
     """The family of a torchvision model name (longest matching family key)."""
     for key in sorted(FAMILIES, key=len, reverse=True):
-        if name.startswith(key.removesuffix("_v2") if key == "shufflenet_v2" else key):
+        if name.startswith(key):
             return FAMILIES[key]
     raise KeyError(f"no family for torchvision model {name!r}")
 

@@ -58,7 +58,10 @@ def test_addmm_bias_is_not_a_mac():
 
 def test_batched_products_and_linear():
     assert count(lambda: torch.bmm(meta(2, 3, 4), meta(2, 4, 5))).total_macs() == 120
-    assert count(lambda: torch.baddbmm(meta(2, 3, 5), meta(2, 3, 4), meta(2, 4, 5))).total_macs() == 120
+    assert (
+        count(lambda: torch.baddbmm(meta(2, 3, 5), meta(2, 3, 4), meta(2, 4, 5))).total_macs()
+        == 120
+    )
     # matmul with broadcasting: (7, 3, 4) @ (4, 5) -> 7 * 3 * 4 * 5
     assert count(lambda: torch.matmul(meta(7, 3, 4), meta(4, 5))).total_macs() == 420
     # linear on a 3-D input: 2 * 6 rows x (10 -> 20)
@@ -163,13 +166,33 @@ def test_sdpa_backward_is_twice_forward():
     "call",
     [
         lambda q, k, v: aten._scaled_dot_product_flash_attention(q, k, v, 0.0, True),
-        lambda q, k, v: aten._scaled_dot_product_efficient_attention(q, k, v, None, True, 0.0, True),
+        lambda q, k, v: aten._scaled_dot_product_efficient_attention(
+            q, k, v, None, True, 0.0, True
+        ),
         lambda q, k, v: aten._scaled_dot_product_cudnn_attention(q, k, v, None, True, 0.0, True),
         lambda q, k, v: aten._flash_attention_forward(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, None, 16, 12, 0.0, True, False
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            None,
+            None,
+            16,
+            12,
+            0.0,
+            True,
+            False,
         ),
         lambda q, k, v: aten._efficient_attention_forward(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, None, None, 16, 12, 0.0, 1
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            None,
+            None,
+            None,
+            16,
+            12,
+            0.0,
+            1,
         ),
     ],
     ids=["flash", "efficient", "cudnn", "flash-lowlevel", "efficient-lowlevel"],
@@ -182,7 +205,11 @@ def test_cuda_attention_kernels_on_meta(call):
 
 
 def test_cuda_attention_backward_kernels_on_meta():
-    q, k, v = meta(2, 4, 16, 8, grad=True), meta(2, 4, 12, 8, grad=True), meta(2, 4, 12, 8, grad=True)
+    q, k, v = (
+        meta(2, 4, 16, 8, grad=True),
+        meta(2, 4, 12, 8, grad=True),
+        meta(2, 4, 12, 8, grad=True),
+    )
     fwd = 2 * 4 * 16 * 12 * 16
     for f in (
         lambda: aten._scaled_dot_product_flash_attention(q, k, v)[0],
@@ -264,12 +291,49 @@ def test_lstm_kernels_fused_cpu_and_cudnn():
     # the cuDNN kernel (CUDA) has a meta implementation: count its signature directly
     w = [meta(4 * h, i), meta(4 * h, h), meta(4 * h), meta(4 * h)]
     call = lambda: aten._cudnn_rnn(  # noqa: E731
-        meta(t, b, i), w, 4, None, meta(1, b, h), meta(1, b, h), 2, h, 0, 1, False, 0.0, True, False, [], None
+        meta(t, b, i),
+        w,
+        4,
+        None,
+        meta(1, b, h),
+        meta(1, b, h),
+        2,
+        h,
+        0,
+        1,
+        False,
+        0.0,
+        True,
+        False,
+        [],
+        None,
     )
     assert count(call).total_macs() == fwd
     bwd = rule_for(aten._cudnn_rnn_backward.default).formula
-    args = [meta(t, b, i), w, 4, meta(1), meta(1, b, h), meta(1, b, h), meta(t, b, h), None, None,
-            None, 2, h, 0, 1, False, 0.0, True, False, [], None, meta(1), [True, True, True, True]]
+    args = [
+        meta(t, b, i),
+        w,
+        4,
+        meta(1),
+        meta(1, b, h),
+        meta(1, b, h),
+        meta(t, b, h),
+        None,
+        None,
+        None,
+        2,
+        h,
+        0,
+        1,
+        False,
+        0.0,
+        True,
+        False,
+        [],
+        None,
+        meta(1),
+        [True, True, True, True],
+    ]
     assert bwd(args, {}, None, FormulaOptions()) == Cost(2 * fwd)
     args[-1] = [True, False, False, False]
     assert bwd(args, {}, None, FormulaOptions()) == Cost(fwd)
@@ -312,7 +376,9 @@ def test_count_flops_mlp_train_step_and_modules():
 def test_train_eval_and_grad_no_grad_give_identical_forward_counts():
     def build():
         layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.1)
-        return nn.Sequential(nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), nn.Linear(32, 7))
+        return nn.Sequential(
+            nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), nn.Linear(32, 7)
+        )
 
     for method in ("meta", "fake", "real"):
         r = count_flops(arch_of(build, (2, 9, 32)), batch_size=2, train=True, methods=(method,))
@@ -428,9 +494,18 @@ def test_causal_record_and_transformer_decoder_halving():
         return nn.TransformerDecoderLayer(16, 2, 32, batch_first=True, dropout=0.0)
 
     def batch(batch_size, size, *, tiny, device, dtype, generator):
-        x = torch.empty(batch_size, size, 16, device=device) if str(device) == "meta" else torch.randn(batch_size, size, 16)
+        x = (
+            torch.empty(batch_size, size, 16, device=device)
+            if str(device) == "meta"
+            else torch.randn(batch_size, size, 16)
+        )
         mask = nn.Transformer.generate_square_subsequent_mask(size, device=device)
-        return Batch(args=(x, x), kwargs={"tgt_mask": mask, "tgt_is_causal": True}, targets=None, size=batch_size)
+        return Batch(
+            args=(x, x),
+            kwargs={"tgt_mask": mask, "tgt_is_causal": True},
+            targets=None,
+            size=batch_size,
+        )
 
     from dataclasses import replace
 
@@ -460,10 +535,15 @@ def test_two_stage_detector_budget_breakdown():
 
     def build():
         return FasterRCNN(
-            Backbone(), num_classes=3, min_size=64, max_size=64,
+            Backbone(),
+            num_classes=3,
+            min_size=64,
+            max_size=64,
             rpn_anchor_generator=AnchorGenerator(((16,),), ((1.0,),)),
             box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2),
-            rpn_pre_nms_top_n_test=30, rpn_post_nms_top_n_test=20, box_detections_per_img=10,
+            rpn_pre_nms_top_n_test=30,
+            rpn_post_nms_top_n_test=20,
+            box_detections_per_img=10,
         )
 
     def batch(batch_size, size, *, tiny, device, dtype, generator):
@@ -480,7 +560,10 @@ def test_two_stage_detector_budget_breakdown():
     assert d.per_proposal_macs == per_proposal
     assert d.proposal_budget == 20
     assert d.nominal_macs_per_example == d.data_independent_macs_per_example + 20 * per_proposal
-    assert r.forward_macs == d.data_independent_macs_per_example + d.proposals_per_example * per_proposal
+    assert (
+        r.forward_macs
+        == d.data_independent_macs_per_example + d.proposals_per_example * per_proposal
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,15 @@ def installed():
     return read_installed()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small CPU work: one intra-op thread is faster than two on a shared 2-core machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_counts_and_names():
     assert len(IMAGENET) >= 80 and len(COCO) >= 8
     assert {a.name for a in IMAGENET} == set(CLASSIFICATION)

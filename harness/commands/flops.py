@@ -27,11 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--resolution", type=int, metavar="R", help="input resolution (vision)")
     size.add_argument("--seq-len", type=int, metavar="L", help="sequence length (NLP)")
     parser.add_argument(
-        "--input-shape", type=_shape, metavar="N,C,H,W",
+        "--input-shape",
+        type=_shape,
+        metavar="N,C,H,W",
         help="for a file.py:factory returning a plain nn.Module: a float input of this shape",
     )
     parser.add_argument(
-        "--vocab", type=int, metavar="V",
+        "--vocab",
+        type=int,
+        metavar="V",
         help="for a file.py:factory with --seq-len: token ids are drawn from 0..V-1",
     )
     parser.add_argument("--train", action="store_true", help="also count one training step")
@@ -42,11 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=15, help="rows of the breakdown (default 15)")
     parser.add_argument("--tiny", action="store_true", help="the tiny variant (CPU tests)")
     parser.add_argument(
-        "--causal-half", action="store_true",
+        "--causal-half",
+        action="store_true",
         help="count causal attention as half of full attention (default: full)",
     )
     parser.add_argument(
-        "--attention-recompute", action="store_true",
+        "--attention-recompute",
+        action="store_true",
         help="add the QK^T recomputation of fused attention backward kernels",
     )
     parser.add_argument("--strict", action="store_true", help="fail on operators without a formula")
@@ -54,11 +60,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fvcore", action="store_true", help="add fvcore's forward count (needs real weights)"
     )
     parser.add_argument(
-        "--fvcore-max-params", type=float, default=2e8, metavar="N",
+        "--fvcore-max-params",
+        type=float,
+        default=2e8,
+        metavar="N",
         help="skip fvcore above this many parameters (default 2e8)",
     )
     parser.add_argument(
-        "--method", choices=("meta", "fake", "real"),
+        "--method",
+        choices=("meta", "fake", "real"),
         help="force one counting method (default: meta, then fake, then real CPU tensors)",
     )
     parser.add_argument("--json", action="store_true", help="print the full record as JSON")
@@ -103,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
     r = result
     rows = [
         {"": "architecture", "value": r.architecture},
-        {"": "method", "value": r.method + (f" (after: {'; '.join(r.fallbacks)})" if r.fallbacks else "")},
+        {
+            "": "method",
+            "value": r.method + (f" (after: {'; '.join(r.fallbacks)})" if r.fallbacks else ""),
+        },
         {"": f"batch x {r.size_kind}", "value": f"{r.batch_size} x {r.size}"},
         {"": "params", "value": f"{r.params:,} ({r.trainable_params:,} trainable)"},
         {"": "forward GMACs / example", "value": f"{r.forward_gmacs_per_example:.4f}"},
@@ -114,27 +127,55 @@ def run(args: argparse.Namespace) -> int:
             r.forward_macs_per_example, 1
         )
         rows.append(
-            {"": "fvcore GMACs / example", "value": f"{r.fvcore_forward_macs_per_example / 1e9:.4f} ({diff:+.2%})"}
+            {
+                "": "fvcore GMACs / example",
+                "value": f"{r.fvcore_forward_macs_per_example / 1e9:.4f} ({diff:+.2%})",
+            }
         )
     elif r.fvcore_note:
         rows.append({"": "fvcore", "value": r.fvcore_note})
     if r.train:
         rows += [
             {"": "training step: forward", "value": fmt_si(r.forward_flops, "FLOP")},
-            {"": "training step: backward", "value": f"{fmt_si(r.backward_flops, 'FLOP')} (x{r.backward_forward_ratio:.3f} forward)"},
-            {"": f"training step: optimizer ({r.optimizer})", "value": fmt_si(r.optimizer_flops, "FLOP")},
+            {
+                "": "training step: backward",
+                "value": f"{fmt_si(r.backward_flops, 'FLOP')} (x{r.backward_forward_ratio:.3f} forward)",
+            },
+            {
+                "": f"training step: optimizer ({r.optimizer})",
+                "value": fmt_si(r.optimizer_flops, "FLOP"),
+            },
             {"": "training step: total", "value": fmt_si(r.train_step_flops, "FLOP")},
         ]
     other = {k: v for k, v in r.other_flops.items() if v}
     if other:
-        rows.append({"": "other FLOPs (norms, activations, ...)", "value": ", ".join(f"{k} {fmt_si(v, 'FLOP')}" for k, v in other.items())})
-    rows.append({"": "causal attention", "value": f"{r.causal} ({r.causal_attention_calls} causal calls seen)"})
+        rows.append(
+            {
+                "": "other FLOPs (norms, activations, ...)",
+                "value": ", ".join(f"{k} {fmt_si(v, 'FLOP')}" for k, v in other.items()),
+            }
+        )
+    rows.append(
+        {
+            "": "causal attention",
+            "value": f"{r.causal} ({r.causal_attention_calls} causal calls seen)",
+        }
+    )
     if r.detection is not None:
         d = r.detection
         rows += [
-            {"": "detection: data-independent GMACs", "value": f"{d.data_independent_macs_per_example / 1e9:.4f}"},
-            {"": "detection: proposals processed", "value": f"{d.proposals_per_example:g} (budget {d.proposal_budget})"},
-            {"": "detection: GMACs at nominal budget", "value": f"{d.nominal_macs_per_example / 1e9:.4f}"},
+            {
+                "": "detection: data-independent GMACs",
+                "value": f"{d.data_independent_macs_per_example / 1e9:.4f}",
+            },
+            {
+                "": "detection: proposals processed",
+                "value": f"{d.proposals_per_example:g} (budget {d.proposal_budget})",
+            },
+            {
+                "": "detection: GMACs at nominal budget",
+                "value": f"{d.nominal_macs_per_example / 1e9:.4f}",
+            },
         ]
     unc = ", ".join(f"{k} x{v}" for k, v in r.uncounted.items()) or "none"
     rows.append({"": "uncounted operators", "value": unc})

@@ -7,71 +7,22 @@ import json
 import sys
 from typing import Any
 
+from harness.commands._options import DEFAULT_BATCH, add_step_options, parse_shape
+
 NAME = "time"
 HELP = "time training steps of an architecture; show throughput, memory, achieved FLOP/s and MFU"
-
-PRECISION_CHOICES = ("fp32", "tf32", "bf16", "fp16")
-COMPILE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="architecture name or path/to/file.py:name")
-    p.add_argument(
-        "--device", default="auto", help="cpu, cuda or cuda:N (default: cuda if present)"
-    )
-    p.add_argument(
-        "--batch", type=int, default=None, help="batch size (default: 8 on CPU, 64 on CUDA)"
-    )
-    p.add_argument(
-        "--size",
-        "--resolution",
-        "--seq-len",
-        dest="size",
-        type=int,
-        default=None,
-        help="input resolution (vision) or sequence length (NLP); default: the architecture's",
-    )
-    p.add_argument("--tiny", action="store_true", help="the architecture's tiny variant")
-    p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32")
-    p.add_argument(
-        "--compile",
-        nargs="?",
-        const="default",
-        default=None,
-        choices=COMPILE_CHOICES,
-        metavar="MODE",
-        help=f"torch.compile the model (mode: {', '.join(COMPILE_CHOICES)}; default 'default')",
-    )
-    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    add_step_options(p)
     p.add_argument(
         "--no-cudnn-benchmark", action="store_true", help="leave cudnn.benchmark off (CUDA)"
     )
-    p.add_argument("--steps", type=int, default=None, help="minimum timed steps")
-    p.add_argument("--min-seconds", type=float, default=None, help="minimum timed seconds")
-    p.add_argument("--warmup", type=int, default=None, help="minimum warm-up steps")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--input-shape",
-        default=None,
-        help="N,C,H,W for a file.py:function returning a plain nn.Module (float input)",
-    )
-    p.add_argument("--vocab", type=int, default=None, help="token-id range for such a function")
     p.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (no MFU)")
     p.add_argument("--no-peak", action="store_true", help="skip the matmul peak microbenchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def _shape(text: str | None) -> tuple[int, ...] | None:
-    from harness.errors import ConfigurationError
-
-    if text is None:
-        return None
-    try:
-        return tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
-    except ValueError:
-        raise ConfigurationError(f"--input-shape {text!r}: use comma-separated integers") from None
 
 
 def _count_train_flops(arch: Any, result: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -110,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     dev = resolve_device(args.device)  # a missing device fails before anything is built
     plain_seq = args.size if (is_file_reference(args.name) and args.vocab is not None) else None
     arch = resolve(
-        args.name, input_shape=_shape(args.input_shape), seq_len=plain_seq, vocab=args.vocab
+        args.name, input_shape=parse_shape(args.input_shape), seq_len=plain_seq, vocab=args.vocab
     )
     info = describe_device(dev)
     batch = args.batch if args.batch is not None else DEFAULT_BATCH[dev.type]
