@@ -6,6 +6,9 @@ fvcore counts the forward pass only (batch 1), which needs real weights and real
 Each side runs in its own subprocess, which reports its wall time and its peak resident memory
 (resource.getrusage, ru_maxrss); vit_h_14 at 518 and regnet_y_128gf are included.
 
+The GMACs columns compare forward counts per example (the harness at batch 2: a Swin V2's
+relative-position MLP runs once per batch, so its per-example share halves).
+
 Targets (issue 3): the harness's forward+backward for the whole zoo takes less wall time than
 fvcore's forward-only counts, and its peak RSS stays under 2 GB.
 

@@ -103,7 +103,7 @@ class FlopCount:
     by_module: dict[str, dict[str, int]]  # phase -> module path -> MACs (children included)
     uncounted: dict[str, int]  # op -> calls, over all phases
     causal: str  # "full" or "half": how is_causal attention was counted
-    causal_attention_calls: int  # is_causal attention calls seen (forward)
+    causal_attention_calls: int  # is_causal attention calls in the inference pass
     attention_backward: str  # "algorithmic" or "with-recompute"
     optimizer: str
     fvcore_forward_macs_per_example: float | None = None
@@ -259,8 +259,7 @@ class _CausalSdpaRoute:
         given = dict(zip(names, args, strict=False)) | kwargs
         if not given.get("is_causal", False):
             return None
-        if self.counter.phase in ("inference", "forward"):
-            self.counter.causal_calls += 1
+        self.counter.causal_calls[self.counter.phase] += 1
         if not self.route:
             return None
         q, k, v = given.get("query"), given.get("key"), given.get("value")
@@ -411,24 +410,29 @@ class FlopCounter(TorchDispatchMode):
         self.notes: Counter[str] = Counter()
         self.formula_errors: dict[str, str] = {}
         self.failed_op: str | None = None
-        self.causal_calls = 0
+        self.causal_calls: Counter[str] = Counter()  # phase -> is_causal SDPA calls
         self.tracker = _ModuleTracker(root)
         self._route = _CausalSdpaRoute(self, route=causal_half)
         self._memo = _MEMO
         self._stack: contextlib.ExitStack | None = None
+        self._depth = 0
 
     # -- context ------------------------------------------------------------------------------
 
     def __enter__(self) -> FlopCounter:
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(self.tracker)
-        self._stack.enter_context(self._route)
+        # re-entered (without the hooks) when an op without a rule is decomposed inside dispatch
+        if self._depth == 0:
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(self.tracker)
+            self._stack.enter_context(self._route)
+        self._depth += 1
         super().__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         super().__exit__(*exc)
-        if self._stack is not None:
+        self._depth -= 1
+        if self._depth == 0 and self._stack is not None:
             self._stack.close()
             self._stack = None
 
@@ -969,8 +973,8 @@ def count_flops(
     ]
     if run.batch.size != batch_size:
         notes.append(f"the batch factory made {run.batch.size} examples")
-    causal_calls = c.causal_calls or sum(
-        v for k, v in c.tags.items() if k.startswith(("inference:", "forward:"))
+    causal_calls = c.causal_calls["inference"] or sum(
+        v for k, v in c.tags.items() if k.startswith("inference:")
     )
     fv_macs, fv_note = (None, None)
     if fvcore:

@@ -1234,7 +1234,29 @@ class OpRule:
     inplace: bool = False  # an in-place pointwise op: returns its first argument
 
 
-# Pointwise ops that do not carry torch.Tag.pointwise (checked against torch 2.14).
+# Tags differ between torch releases; a missing one matches nothing.
+_TAG_POINTWISE = getattr(torch.Tag, "pointwise", object())
+_TAG_REDUCTION = getattr(torch.Tag, "reduction", object())
+_TAG_INPLACE = getattr(torch.Tag, "inplace", object())
+_TAG_INPLACE_VIEW = getattr(torch.Tag, "inplace_view", object())
+
+
+def _is_inplace(func: Any, name: str, tags: set) -> bool:
+    """An in-place op returns its (mutated) first argument: `add_`, not `add` or `add.out`."""
+    if _TAG_INPLACE in tags:
+        return True
+    try:
+        schema = func._schema
+        first = schema.arguments[0].alias_info
+        ret = schema.returns[0].alias_info if schema.returns else None
+        return bool(
+            name.endswith("_") and first is not None and first.is_write and ret is not None
+        )
+    except (AttributeError, IndexError):
+        return False
+
+
+# Pointwise ops that do not carry the pointwise tag (checked against torch 2.14).
 _UNTAGGED_POINTWISE = _words(
     """hardswish log_sigmoid_forward log_sigmoid rrelu_with_noise _prelu_kernel prelu glu celu
     selu threshold softshrink hardshrink relu6 _conj_physical"""
@@ -1260,7 +1282,7 @@ def _pointwise_family(name: str) -> bool:
         overload = getattr(packet, packet.overloads()[0])
     except (AttributeError, IndexError, RuntimeError):
         return False
-    return torch.Tag.pointwise in set(overload.tags)
+    return _TAG_POINTWISE in set(overload.tags)
 
 
 _RULES: dict[Any, OpRule] = {}
@@ -1284,13 +1306,13 @@ def rule_for(func: Any) -> OpRule:
         r = OpRule("other", _foreach(name))
     else:
         tags = set(getattr(func, "tags", ()) or ())
-        if torch.Tag.pointwise in tags or _pointwise_family(name):
-            r = OpRule("other", _pointwise(name), inplace=torch.Tag.inplace in tags)
-        elif torch.Tag.reduction in tags:
+        if _TAG_POINTWISE in tags or _pointwise_family(name):
+            r = OpRule("other", _pointwise(name), inplace=_is_inplace(func, name, tags))
+        elif _TAG_REDUCTION in tags:
             r = OpRule("other", _per_input(1))
         elif (
             getattr(func, "is_view", False)
-            or torch.Tag.inplace_view in tags
+            or _TAG_INPLACE_VIEW in tags
             or str(func).startswith(("prim.", "profiler."))
         ):
             r = OpRule("zero")

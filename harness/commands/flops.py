@@ -112,15 +112,15 @@ def run(args: argparse.Namespace) -> int:
 
     r = result
     rows = [
-        {"": "architecture", "value": r.architecture},
+        {"item": "architecture", "value": r.architecture},
         {
-            "": "method",
+            "item": "method",
             "value": r.method + (f" (after: {'; '.join(r.fallbacks)})" if r.fallbacks else ""),
         },
-        {"": f"batch x {r.size_kind}", "value": f"{r.batch_size} x {r.size}"},
-        {"": "params", "value": f"{r.params:,} ({r.trainable_params:,} trainable)"},
-        {"": "forward GMACs / example", "value": f"{r.forward_gmacs_per_example:.4f}"},
-        {"": "forward GFLOPs / example", "value": f"{2 * r.forward_gmacs_per_example:.4f}"},
+        {"item": f"batch x {r.size_kind}", "value": f"{r.batch_size} x {r.size}"},
+        {"item": "params", "value": f"{r.params:,} ({r.trainable_params:,} trainable)"},
+        {"item": "forward GMACs / example", "value": f"{r.forward_gmacs_per_example:.4f}"},
+        {"item": "forward GFLOPs / example", "value": f"{2 * r.forward_gmacs_per_example:.4f}"},
     ]
     if r.fvcore_forward_macs_per_example is not None:
         diff = (r.fvcore_forward_macs_per_example - r.forward_macs_per_example) / max(
@@ -128,36 +128,36 @@ def run(args: argparse.Namespace) -> int:
         )
         rows.append(
             {
-                "": "fvcore GMACs / example",
+                "item": "fvcore GMACs / example",
                 "value": f"{r.fvcore_forward_macs_per_example / 1e9:.4f} ({diff:+.2%})",
             }
         )
     elif r.fvcore_note:
-        rows.append({"": "fvcore", "value": r.fvcore_note})
+        rows.append({"item": "fvcore", "value": r.fvcore_note})
     if r.train:
         rows += [
-            {"": "training step: forward", "value": fmt_si(r.forward_flops, "FLOP")},
+            {"item": "training step: forward", "value": fmt_si(r.forward_flops, "FLOP")},
             {
-                "": "training step: backward",
+                "item": "training step: backward",
                 "value": f"{fmt_si(r.backward_flops, 'FLOP')} (x{r.backward_forward_ratio:.3f} forward)",
             },
             {
-                "": f"training step: optimizer ({r.optimizer})",
+                "item": f"training step: optimizer ({r.optimizer})",
                 "value": fmt_si(r.optimizer_flops, "FLOP"),
             },
-            {"": "training step: total", "value": fmt_si(r.train_step_flops, "FLOP")},
+            {"item": "training step: total", "value": fmt_si(r.train_step_flops, "FLOP")},
         ]
     other = {k: v for k, v in r.other_flops.items() if v}
     if other:
         rows.append(
             {
-                "": "other FLOPs (norms, activations, ...)",
+                "item": "other FLOPs (norms, activations, ...)",
                 "value": ", ".join(f"{k} {fmt_si(v, 'FLOP')}" for k, v in other.items()),
             }
         )
     rows.append(
         {
-            "": "causal attention",
+            "item": "causal attention",
             "value": f"{r.causal} ({r.causal_attention_calls} causal calls seen)",
         }
     )
@@ -165,23 +165,23 @@ def run(args: argparse.Namespace) -> int:
         d = r.detection
         rows += [
             {
-                "": "detection: data-independent GMACs",
+                "item": "detection: data-independent GMACs",
                 "value": f"{d.data_independent_macs_per_example / 1e9:.4f}",
             },
             {
-                "": "detection: proposals processed",
+                "item": "detection: proposals processed",
                 "value": f"{d.proposals_per_example:g} (budget {d.proposal_budget})",
             },
             {
-                "": "detection: GMACs at nominal budget",
+                "item": "detection: GMACs at nominal budget",
                 "value": f"{d.nominal_macs_per_example / 1e9:.4f}",
             },
         ]
     unc = ", ".join(f"{k} x{v}" for k, v in r.uncounted.items()) or "none"
-    rows.append({"": "uncounted operators", "value": unc})
+    rows.append({"item": "uncounted operators", "value": unc})
     for n in r.notes:
-        rows.append({"": "note", "value": n})
-    print_table(rows, ["", "value"])
+        rows.append({"item": "note", "value": n})
+    print_table(rows, ["item", "value"])
 
     if args.by:
         phase = "forward" if r.train else "inference"
