@@ -16,7 +16,19 @@ from harness import __version__
 from harness.errors import HarnessError
 
 # Order in `harness --help`; commands not named here follow alphabetically.
-_ORDER = ("list", "info", "flops", "time", "measure", "compare", "fit", "simulate", "report", "export", "env")
+_ORDER = (
+    "list",
+    "info",
+    "flops",
+    "time",
+    "measure",
+    "compare",
+    "fit",
+    "simulate",
+    "report",
+    "export",
+    "env",
+)
 
 
 def _command_modules():

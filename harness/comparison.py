@@ -140,7 +140,9 @@ def compare(
 
     with ResultStore(db) as store:
         configs = [make_config(n) for n in zoo_names]
-        echo(f"measuring {len(configs)} zoo entries (cached rows are reused): {', '.join(zoo_names)}")
+        echo(
+            f"measuring {len(configs)} zoo entries (cached rows are reused): {', '.join(zoo_names)}"
+        )
         run_sweep(configs, store, force=force, echo=echo)
         zoo = tuple(r for r in (store.get(c.key()) for c in configs) if r is not None)
         echo(f"measuring {new_config.label()} ...")
@@ -173,7 +175,11 @@ def _choose_zoo(
 
 
 def _lend_recipe(
-    arch: Architecture, zoo_names: list[str], bench: str | None, claimed: float | None, notes: list[str]
+    arch: Architecture,
+    zoo_names: list[str],
+    bench: str | None,
+    claimed: float | None,
+    notes: list[str],
 ) -> Architecture:
     changes: dict[str, Any] = {}
     if arch.recipe.examples is None:
@@ -192,11 +198,15 @@ def _lend_recipe(
         if not 0 < claimed < 100:
             raise ConfigurationError(f"--metric must be a percentage in (0, 100), got {claimed}")
         metric = METRIC_OF.get(bench or "", "metric")
-        changes["reference"] = ReferenceMetric(metric, claimed, citation="claimed by the user (--metric)")
+        changes["reference"] = ReferenceMetric(
+            metric, claimed, citation="claimed by the user (--metric)"
+        )
     return dataclasses.replace(arch, **changes) if changes else arch
 
 
-def _trend_positions(records: Sequence[Measurement], bench: str, notes: list[str]) -> list[TrendPosition]:
+def _trend_positions(
+    records: Sequence[Measurement], bench: str, notes: list[str]
+) -> list[TrendPosition]:
     from harness.reference import load_published
     from harness.scaling import fit
 

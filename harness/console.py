@@ -22,7 +22,7 @@ def fmt_num(x: Any, digits: int = 3) -> str:
         a = abs(x)
         if a >= 1e6 or a < 1e-3:
             return f"{x:.{digits - 1}e}"
-        return f"{x:.{digits}g}" if a < 10 ** digits else f"{x:,.0f}"
+        return f"{x:.{digits}g}" if a < 10**digits else f"{x:,.0f}"
     return str(x)
 
 

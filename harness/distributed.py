@@ -83,13 +83,26 @@ def torchrun_command(
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc_per_node}"]
     if nnodes > 1:
         if not args.rdzv_endpoint:
-            raise ConfigurationError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
-        cmd += [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={args.rdzv_endpoint}"]
+            raise ConfigurationError(
+                "--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)"
+            )
+        cmd += [
+            f"--nnodes={nnodes}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={args.rdzv_endpoint}",
+        ]
     else:
         cmd += ["--standalone"]
     cmd += [
-        "-m", "harness", "measure", config.architecture, "--distributed",
-        "--backend", backend, "--run-dir", str(run_dir),
+        "-m",
+        "harness",
+        "measure",
+        config.architecture,
+        "--distributed",
+        "--backend",
+        backend,
+        "--run-dir",
+        str(run_dir),
     ]
     return cmd
 
@@ -111,7 +124,11 @@ def launch(args: argparse.Namespace) -> int:
             f"--nproc-per-node {args.nproc_per_node} needs that many GPUs; this node has "
             f"{torch.cuda.device_count()}"
         )
-    run_dir = Path(args.run_dir) if getattr(args, "run_dir", None) else Path(tempfile.mkdtemp(prefix="harness-ddp-"))
+    run_dir = (
+        Path(args.run_dir)
+        if getattr(args, "run_dir", None)
+        else Path(tempfile.mkdtemp(prefix="harness-ddp-"))
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
     cmd = torchrun_command(args, config, run_dir, backend)
@@ -154,7 +171,11 @@ def launch_and_collect(
     if not statuses.get(0) and _rank0_elsewhere(statuses) and rc == 0:
         return None
     failed = describe_failures(statuses, world)
-    why = f"torchrun exited with status {rc}" if not timed_out else f"no result after {timeout_s:g} s (killed)"
+    why = (
+        f"torchrun exited with status {rc}"
+        if not timed_out
+        else f"no result after {timeout_s:g} s (killed)"
+    )
     return Measurement.create(
         config, status="timeout" if timed_out else "error", error=f"{why}; {failed}"
     )
@@ -221,7 +242,10 @@ def distributed_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"figure": "slowest-rank median step (s)", "value": d.get("slowest_rank_median_s")},
         {"figure": "aggregate throughput (examples/s)", "value": d.get("aggregate_samples_per_s")},
         {"figure": "communication share of a step", "value": d.get("comm_share")},
-        {"figure": "single-process throughput (examples/s)", "value": d.get("baseline_samples_per_s")},
+        {
+            "figure": "single-process throughput (examples/s)",
+            "value": d.get("baseline_samples_per_s"),
+        },
         {"figure": "scaling efficiency", "value": d.get("scaling_efficiency")},
         {"figure": "total energy of all devices (J)", "value": d.get("total_energy_j")},
     ]
@@ -263,7 +287,9 @@ def rank_main(args: argparse.Namespace) -> int:
             world=world,
             local_rank=local_rank,
             backend=args.backend,
-            timeout_s=float(os.environ.get("HARNESS_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S)),
+            timeout_s=float(
+                os.environ.get("HARNESS_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S)
+            ),
         )
         status["status"] = "ok"
     except BaseException as exc:
@@ -360,7 +386,9 @@ def measure_rank(
             plan[0] = max(config.min_steps, math.ceil(config.min_seconds / base.median_s))
         dist.broadcast_object_list(plan, src=0)
         steps = int(plan[0])
-        with make_energy_monitor(device, country=config.country or "USA", pue=config.pue) as monitor:
+        with make_energy_monitor(
+            device, country=config.country or "USA", pue=config.pue
+        ) as monitor:
             with_comm = timed(lambda m: DDP(m, **ddp_kw), monitor, steps)
 
         def no_comm(m):
@@ -443,7 +471,9 @@ def assemble_record(
 
     arch = config.resolve_architecture()
     # The step is the global step: every rank's batch, at the slowest rank's pace.
-    counts = count_flops(arch, batch_size=global_batch, size=config.size, tiny=config.tiny, train=True)
+    counts = count_flops(
+        arch, batch_size=global_batch, size=config.size, tiny=config.tiny, train=True
+    )
     window = per_rank[0]["energy"] or {}
     energy = (
         EnergyMeasurement(
@@ -457,7 +487,11 @@ def assemble_record(
         )
         if total_energy is not None
         else EnergyMeasurement.unavailable(
-            "ddp", "distributed", "; ".join(f"rank {r['rank']}: {(r['energy'] or {}).get('reason', '')}" for r in per_rank)
+            "ddp",
+            "distributed",
+            "; ".join(
+                f"rank {r['rank']}: {(r['energy'] or {}).get('reason', '')}" for r in per_rank
+            ),
         )
     )
     peak = _peak(config, per_rank[0]["timing"]["precision_used"])
@@ -509,7 +543,20 @@ def assemble_record(
         "total_energy_j": total_energy,
         "energy_provenance": provenance,
         "per_rank": [
-            {k: r[k] for k in ("rank", "host", "device", "median_s", "samples_per_s", "no_comm_median_s", "steps", "energy_j", "energy_provenance")}
+            {
+                k: r[k]
+                for k in (
+                    "rank",
+                    "host",
+                    "device",
+                    "median_s",
+                    "samples_per_s",
+                    "no_comm_median_s",
+                    "steps",
+                    "energy_j",
+                    "energy_provenance",
+                )
+            }
             for r in per_rank
         ],
     }

@@ -1249,9 +1249,7 @@ def _is_inplace(func: Any, name: str, tags: set) -> bool:
         schema = func._schema
         first = schema.arguments[0].alias_info
         ret = schema.returns[0].alias_info if schema.returns else None
-        return bool(
-            name.endswith("_") and first is not None and first.is_write and ret is not None
-        )
+        return bool(name.endswith("_") and first is not None and first.is_write and ret is not None)
     except (AttributeError, IndexError):
         return False
 

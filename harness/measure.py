@@ -93,7 +93,9 @@ def measure_config(
     return Measurement.create(config, status="ok", **sections)
 
 
-def _failed(config: MeasurementConfig, sections: dict[str, Any], stage: str, message: str) -> Measurement:
+def _failed(
+    config: MeasurementConfig, sections: dict[str, Any], stage: str, message: str
+) -> Measurement:
     return Measurement.create(
         config, status="error", error=one_line(f"{stage}: {message}"), **sections
     )
@@ -107,9 +109,7 @@ def _failed(config: MeasurementConfig, sections: dict[str, Any], stage: str, mes
 def _count(arch: Any, config: MeasurementConfig, batch_size: int):
     from harness.counting import count_flops
 
-    return count_flops(
-        arch, batch_size=batch_size, size=config.size, tiny=config.tiny, train=True
-    )
+    return count_flops(arch, batch_size=batch_size, size=config.size, tiny=config.tiny, train=True)
 
 
 def _energy_monitor(config: MeasurementConfig, backends: tuple[str, ...] | None):
@@ -199,7 +199,14 @@ def _utilisation(counts: Any, timing: Any, peak: dict[str, Any]):
     )
 
 
-def _burden(arch: Any, config: MeasurementConfig, counts: Any, timing: Any, energy: Any, peak: dict[str, Any]):
+def _burden(
+    arch: Any,
+    config: MeasurementConfig,
+    counts: Any,
+    timing: Any,
+    energy: Any,
+    peak: dict[str, Any],
+):
     from harness.burden import compute_burden
 
     return compute_burden(

@@ -404,7 +404,10 @@ def list_architectures(
         if tag and tag not in a.tags:
             continue
         out.append(a)
-    return sorted(out, key=lambda a: (BENCHMARKS.index(a.benchmark) if a.benchmark in BENCHMARKS else 99, a.name))
+    return sorted(
+        out,
+        key=lambda a: (BENCHMARKS.index(a.benchmark) if a.benchmark in BENCHMARKS else 99, a.name),
+    )
 
 
 def get(name: str) -> Architecture:
@@ -481,7 +484,11 @@ def load_file_reference(
             "returning an nn.Module"
         )
     return architecture_from_module_factory(
-        obj, name=f"{path.stem}:{attr}", input_shape=input_shape, seq_len=seq_len, vocab=vocab,
+        obj,
+        name=f"{path.stem}:{attr}",
+        input_shape=input_shape,
+        seq_len=seq_len,
+        vocab=vocab,
         source=str(path),
     )
 

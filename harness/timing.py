@@ -653,7 +653,11 @@ def _run_once(
 
         # -- timed steps --------------------------------------------------------------------
         guess = sorted(warm[-SETTLE_STEPS:])[len(warm[-SETTLE_STEPS:]) // 2] if warm else 0.0
-        total = max(min_steps, math.ceil(min_seconds / guess)) if guess > 0 and not exact_steps else min_steps
+        total = (
+            max(min_steps, math.ceil(min_seconds / guess))
+            if guess > 0 and not exact_steps
+            else min_steps
+        )
         bar = progress_bar(
             total=total,
             desc=f"timing {arch.name}",
@@ -681,7 +685,9 @@ def _run_once(
                     events.append(ev)
                     n += 1
                     bar.update()
-                    if n >= min_steps and (exact_steps or time.perf_counter() - wall0 >= min_seconds):
+                    if n >= min_steps and (
+                        exact_steps or time.perf_counter() - wall0 >= min_seconds
+                    ):
                         break
                 torch.cuda.synchronize(dev)
                 wall = time.perf_counter() - wall0

@@ -86,11 +86,16 @@ def _cross_entropy(model: nn.Module, batch: Batch) -> torch.Tensor:
     benchmark="imagenet",
     year=2022,
     family="convmixer",
-    tiny_builder=lambda: build_convmixer(dim=32, depth=2, kernel_size=3, patch_size=4, num_classes=10),
+    tiny_builder=lambda: build_convmixer(
+        dim=32, depth=2, kernel_size=3, patch_size=4, num_classes=10
+    ),
     batch_factory=_images_and_labels,
     loss_fn=_cross_entropy,
     optimizer=OptimizerSpec(
-        "adamw", 0.01, {"weight_decay": 0.05}, citation=f"{CITATION}: AdamW, 300 epochs (timm recipe)"
+        "adamw",
+        0.01,
+        {"weight_decay": 0.05},
+        citation=f"{CITATION}: AdamW, 300 epochs (timm recipe)",
     ),
     size_kind="resolution",
     default_size=224,

@@ -79,8 +79,21 @@ def test_info_shows_citations(capsys):
 def test_measure_one_tiny_architecture_stores_a_labelled_record(tmp_path):
     db = tmp_path / "r.sqlite"
     proc = _cli(
-        "measure", "bilstm_crf_conll", "--tiny", "--device", "cpu", "--batch", "2",
-        "--steps", "3", "--warmup", "1", "--min-seconds", "0.2", "--db", str(db),
+        "measure",
+        "bilstm_crf_conll",
+        "--tiny",
+        "--device",
+        "cpu",
+        "--batch",
+        "2",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--min-seconds",
+        "0.2",
+        "--db",
+        str(db),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "energy per example" in proc.stdout
@@ -92,7 +105,9 @@ def test_measure_one_tiny_architecture_stores_a_labelled_record(tmp_path):
     c, t = record.counts, record.timing
     assert c["train_step_flops"] == c["forward_flops"] + c["backward_flops"] + c["optimizer_flops"]
     # achieved FLOP/s is the counted step over the median step time
-    assert t["utilisation"]["achieved_flop_per_s"] == pytest.approx(c["train_step_flops"] / t["median_s"])
+    assert t["utilisation"]["achieved_flop_per_s"] == pytest.approx(
+        c["train_step_flops"] / t["median_s"]
+    )
     assert record.burden["burden_per_step_flop"] == pytest.approx(
         record.burden["peak_flop_per_s"] * t["median_s"]
     )
@@ -117,9 +132,28 @@ def test_compare_a_file_outside_the_repository(tmp_path):
     )
     db = tmp_path / "c.sqlite"
     args = [
-        "compare", f"{model}:build", "--input-shape", "1,3,32,32", "--against", "resnet18",
-        "--tiny", "--device", "cpu", "--batch", "2", "--steps", "2", "--warmup", "1",
-        "--min-seconds", "0.1", "--top1", "60", "--db", str(db), "--json",
+        "compare",
+        f"{model}:build",
+        "--input-shape",
+        "1,3,32,32",
+        "--against",
+        "resnet18",
+        "--tiny",
+        "--device",
+        "cpu",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--min-seconds",
+        "0.1",
+        "--top1",
+        "60",
+        "--db",
+        str(db),
+        "--json",
     ]
     proc = _cli(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -139,8 +173,12 @@ def _full_size_record(name: str, value: float, macs: float, burden: float) -> Me
     config = MeasurementConfig(name, batch_size=8)
     return Measurement.create(
         config,
-        architecture={"name": name, "benchmark": "imagenet", "reference_value": value,
-                      "reference_citation": "test"},
+        architecture={
+            "name": name,
+            "benchmark": "imagenet",
+            "reference_value": value,
+            "reference_citation": "test",
+        },
         counts={"forward_macs_per_example": macs},
         burden={"burden_per_run_flop": burden},
     )
@@ -153,8 +191,17 @@ def test_fit_with_measured_reads_the_results_store(tmp_path, capsys):
         for r in rows:
             store.put(_full_size_record(*r))
         tiny = MeasurementConfig("resnet18", tiny=True)
-        store.put(Measurement.create(tiny, architecture={"benchmark": "imagenet", "reference_value": 69.8}))
-    assert main(["fit", "--benchmark", "imagenet", "--measure", "per-pass", "--with-measured", str(db)]) == 0
+        store.put(
+            Measurement.create(
+                tiny, architecture={"benchmark": "imagenet", "reference_value": 69.8}
+            )
+        )
+    assert (
+        main(
+            ["fit", "--benchmark", "imagenet", "--measure", "per-pass", "--with-measured", str(db)]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "measured 3" in out and "pooled" in out
 
@@ -165,7 +212,10 @@ def test_summary_measured_point_is_the_papers_quantities():
     p = measured_point(_full_size_record("x", 76.0, 4.1e9, 2e19))
     assert p["error"] == pytest.approx(0.24)
     assert p["per_pass_flops"] == 2 * 4.1e9 and p["burden_flops"] == 2e19
-    tiny = Measurement.create(MeasurementConfig("x", tiny=True), architecture={"benchmark": "imagenet", "reference_value": 1})
+    tiny = Measurement.create(
+        MeasurementConfig("x", tiny=True),
+        architecture={"benchmark": "imagenet", "reference_value": 1},
+    )
     assert measured_point(tiny) is None
 
 

@@ -36,10 +36,31 @@ def _launch(tmp_path: Path, model: Path, *extra: str, timeout_s: int = 300, env_
     env = dict(os.environ, HARNESS_REPORTS_DIR=str(tmp_path / "reports"))
     env.update(env_extra or {})
     cmd = [
-        sys.executable, "-m", "harness", "measure", f"{model}:net", "--input-shape", "1,3,8,8",
-        "--device", "cpu", "--batch", "4", "--steps", "3", "--warmup", "1", "--min-seconds", "0",
-        "--nproc-per-node", "2", "--db", str(tmp_path / "r.sqlite"), "--json",
-        "--run-dir", str(tmp_path / "run"), *extra,
+        sys.executable,
+        "-m",
+        "harness",
+        "measure",
+        f"{model}:net",
+        "--input-shape",
+        "1,3,8,8",
+        "--device",
+        "cpu",
+        "--batch",
+        "4",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--min-seconds",
+        "0",
+        "--nproc-per-node",
+        "2",
+        "--db",
+        str(tmp_path / "r.sqlite"),
+        "--json",
+        "--run-dir",
+        str(tmp_path / "run"),
+        *extra,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
 
@@ -74,7 +95,9 @@ def test_two_gloo_ranks_under_torchrun_give_one_gathered_record(tmp_path):
 @pytest.mark.slow
 def test_a_failing_rank_ends_every_rank_and_is_named(tmp_path):
     fault = 'if os.environ.get("RANK") == "1": raise RuntimeError("rank one cannot build")'
-    proc = _launch(tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "60"})
+    proc = _launch(
+        tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "60"}
+    )
     assert proc.returncode == 1
     record = json.loads(proc.stdout)
     assert record["status"] == "error"
@@ -107,9 +130,25 @@ def test_nccl_request_from_the_command_line_is_one_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "measure", "resnet18", "--tiny", "--device", "cpu",
-         "--nproc-per-node", "2", "--backend", "nccl", "--db", str(tmp_path / "x.sqlite")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "measure",
+            "resnet18",
+            "--tiny",
+            "--device",
+            "cpu",
+            "--nproc-per-node",
+            "2",
+            "--backend",
+            "nccl",
+            "--db",
+            str(tmp_path / "x.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "NCCL" in proc.stderr
@@ -139,9 +178,17 @@ def test_failure_description_names_failed_and_silent_ranks():
 
 def _rank(rank, median, no_comm, energy, device_key, batch=4):
     return {
-        "rank": rank, "host": "h", "device": "cpu", "device_key": device_key,
-        "median_s": median, "samples_per_s": batch / median, "no_comm_median_s": no_comm,
-        "steps": 5, "batch_size": batch, "energy_j": energy, "energy_provenance": "nvml-counter",
+        "rank": rank,
+        "host": "h",
+        "device": "cpu",
+        "device_key": device_key,
+        "median_s": median,
+        "samples_per_s": batch / median,
+        "no_comm_median_s": no_comm,
+        "steps": 5,
+        "batch_size": batch,
+        "energy_j": energy,
+        "energy_provenance": "nvml-counter",
         "energy": {"duration_s": 1.0, "reason": ""},
         "timing": {"precision_used": "fp32", "median_s": median},
     }
@@ -165,4 +212,7 @@ def test_record_arithmetic_from_per_rank_figures(tmp_path, monkeypatch):
     assert d["total_energy_j"] == 40.0  # two distinct devices: summed
     # two ranks on one device (CPU ranks sharing a host) measured the same energy: counted once
     same = [_rank(0, 0.1, 0.08, 10.0, "h/cpu"), _rank(1, 0.1, 0.08, 11.0, "h/cpu")]
-    assert assemble_record(config, same, None, backend="gloo").timing["distributed"]["total_energy_j"] == 10.0
+    assert (
+        assemble_record(config, same, None, backend="gloo").timing["distributed"]["total_energy_j"]
+        == 10.0
+    )

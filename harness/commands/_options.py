@@ -23,8 +23,12 @@ def add_architecture_input(p: argparse.ArgumentParser) -> None:
 
 def add_step_options(p: argparse.ArgumentParser) -> None:
     """What a timed training step is: device, batch, size, precision and budgets."""
-    p.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda if present)")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default: 8 on CPU, 64 on CUDA)")
+    p.add_argument(
+        "--device", default="auto", help="cpu, cuda or cuda:N (default: cuda if present)"
+    )
+    p.add_argument(
+        "--batch", type=int, default=None, help="batch size (default: 8 on CPU, 64 on CUDA)"
+    )
     p.add_argument(
         "--size",
         "--resolution",
@@ -55,10 +59,15 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 
 def add_cost_options(p: argparse.ArgumentParser) -> None:
     """Conversions to carbon and dollars."""
-    p.add_argument("--country", default="USA", help="ISO 3166 alpha-3 code for grid carbon intensity")
+    p.add_argument(
+        "--country", default="USA", help="ISO 3166 alpha-3 code for grid carbon intensity"
+    )
     p.add_argument("--pue", type=float, default=1.0, help="data-centre power usage effectiveness")
     p.add_argument(
-        "--price-per-gpu-hour", type=float, default=2.0, help="dollars per device-hour (default 2.0)"
+        "--price-per-gpu-hour",
+        type=float,
+        default=2.0,
+        help="dollars per device-hour (default 2.0)",
     )
 
 

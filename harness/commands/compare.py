@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--benchmark",
         help="compare with this benchmark's paper-tagged architectures (imagenet, coco, ...)",
     )
-    p.add_argument("--max", type=int, default=4, help="at most this many zoo entries with --benchmark")
+    p.add_argument(
+        "--max", type=int, default=4, help="at most this many zoo entries with --benchmark"
+    )
     p.add_argument(
         "--metric",
         "--top1",

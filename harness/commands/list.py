@@ -50,5 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for a in archs:
         by_bench[a.benchmark or "custom"] = by_bench.get(a.benchmark or "custom", 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in by_bench.items())
-    print(f"\n{len(archs)} architectures ({summary}); params and GMACs as published (see `harness info NAME`)")
+    print(
+        f"\n{len(archs)} architectures ({summary}); params and GMACs as published (see `harness info NAME`)"
+    )
     return 0

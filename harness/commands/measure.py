@@ -14,7 +14,9 @@ HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="architecture name or path/to/file.py:name")
-    p.add_argument("--suite", help="a suite: a name in benchmarks/suites (smoke, paper, zoo) or a TOML file")
+    p.add_argument(
+        "--suite", help="a suite: a name in benchmarks/suites (smoke, paper, zoo) or a TOML file"
+    )
     p.add_argument(
         "--default-suite",
         action="store_true",
@@ -24,17 +26,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_cost_options(p)
     p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
     p.add_argument("--no-store", action="store_true", help="do not save the record")
-    p.add_argument("--force", action="store_true", help="measure again what the database already has")
+    p.add_argument(
+        "--force", action="store_true", help="measure again what the database already has"
+    )
     p.add_argument("--no-report", action="store_true", help="with --default-suite: skip the report")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
-    p.add_argument("--nproc-per-node", type=int, default=None, help="data-parallel processes per node (torchrun)")
+    p.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=None,
+        help="data-parallel processes per node (torchrun)",
+    )
     p.add_argument("--nnodes", type=int, default=1, help="nodes (torchrun; with --rdzv-endpoint)")
     p.add_argument("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node)")
     p.add_argument("--distributed", action="store_true", help="this process is a torchrun rank")
-    p.add_argument("--backend", choices=["nccl", "gloo"], default=None, help="torch.distributed backend")
+    p.add_argument(
+        "--backend", choices=["nccl", "gloo"], default=None, help="torch.distributed backend"
+    )
     p.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)  # launcher <-> ranks
     p.add_argument(
-        "--launch-timeout", type=float, default=None, help="seconds before a torchrun launch is killed"
+        "--launch-timeout",
+        type=float,
+        default=None,
+        help="seconds before a torchrun launch is killed",
     )
 
 
