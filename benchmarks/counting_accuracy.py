@@ -139,8 +139,9 @@ def detection(pattern: str | None) -> list[tuple[str, float]]:
 
 
 def _implied(ops_macs: float, d) -> str:
-    """The (proposals, detections) within budget whose count is closest to `_ops`."""
-    best = None
+    """The (proposals, detections) within budget that reproduce `_ops` to its 3 decimals,
+    preferring a full proposal budget (the RPN usually fills it), or else the closest."""
+    candidates = []
     for p in range(d.proposal_budget + 1):
         rest = ops_macs - d.data_independent_macs_per_example - p * d.per_proposal_macs
         k = round(rest / d.per_detection_macs) if d.per_detection_macs else 0
@@ -148,12 +149,13 @@ def _implied(ops_macs: float, d) -> str:
         total = (
             d.data_independent_macs_per_example + p * d.per_proposal_macs + k * d.per_detection_macs
         )
-        err = abs(total - ops_macs) / ops_macs
-        if best is None or err < best[0]:
-            best = (err, p, k)
-    err, p, k = best
+        candidates.append((abs(total - ops_macs), p, k))
+    within = [c for c in candidates if c[0] <= 0.5e6]  # _ops is rounded to 0.001 GMACs
+    err, p, k = max(within, key=lambda c: (c[1], -c[2])) if within else min(candidates)
     return (
-        f"{p} proposals" + (f" + {k} detections" if d.per_detection_macs else "") + f" ({err:.4%})"
+        f"{p} proposals"
+        + (f" + {k} detections" if d.per_detection_macs else "")
+        + f" ({err / ops_macs:.4%})"
     )
 
 

@@ -404,6 +404,32 @@ def test_optimizer_flops_are_counted_not_assumed():
     assert 12 * n <= adam <= 15 * n  # lerp, mul, addcmul, sqrt, div, add, addcdiv
 
 
+@pytest.mark.parametrize("cls", [torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW])
+def test_foreach_optimizer_costs_the_same_as_the_loop(cls):
+    """The CUDA default (_foreach_* ops) and the CPU loop give the same per-element cost."""
+    totals = []
+    for foreach in (False, True):
+        params = [meta(10, 20, grad=True), meta(20, grad=True)]
+        for p in params:
+            p.grad = torch.empty_like(p)
+        kw = {"momentum": 0.9} if cls is torch.optim.SGD else {}
+        opt = cls(params, lr=0.1, foreach=foreach, **kw)
+        opt.step()  # state initialisation
+        c = count(opt.step)
+        assert c.uncounted == {}
+        totals.append(c.total_other())
+    assert totals[0] == totals[1] > 0
+
+
+def test_fvcore_cross_check_column():
+    pytest.importorskip("fvcore")
+    arch = arch_of(_Mlp, (4, 10))
+    r = count_flops(arch, batch_size=4, fvcore=True)
+    assert r.fvcore_forward_macs_per_example == 300  # fvcore counts MACs, batch 1
+    r = count_flops(arch, fvcore=True, fvcore_max_params=100)
+    assert r.fvcore_forward_macs_per_example is None and "skipped" in r.fvcore_note
+
+
 def test_architecture_from_a_file_outside_the_repo(tmp_path):
     f = tmp_path / "mynet.py"
     f.write_text(
@@ -583,7 +609,9 @@ def test_cli_file_reference_json_and_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "addmm" in out and "uncounted operators" in out
     g = tmp_path / "lm.py"
-    g.write_text("from torch import nn\n\ndef lm():\n    return nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 50))\n")
+    g.write_text(
+        "from torch import nn\n\ndef lm():\n    return nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 50))\n"
+    )
     assert main(["flops", f"{g}:lm", "--seq-len", "7", "--vocab", "50", "--train", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["forward_macs_per_example"] == 7 * 8 * 50 and data["size_kind"] == "seq_len"
@@ -627,3 +655,51 @@ def test_module_attribution_survives_decomposed_ops():
             net(torch.randn(5, 4))
     assert c.by_module("inference") == {"": 5 * (16 + 24), "fc1": 5 * 16, "fc2": 5 * 24}
     assert c.uncounted == {}
+
+
+# --------------------------------------------------------------------------------------------
+# The zoo's tiny variants
+# --------------------------------------------------------------------------------------------
+
+
+def _zoo():
+    from harness.registry import list_architectures
+
+    return list_architectures()
+
+
+def _one_per_family():
+    seen, out = set(), []
+    for a in _zoo():
+        key = a.family or a.name
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
+def _check_tiny(arch, train: bool) -> None:
+    r = count_flops(arch, batch_size=2, tiny=True, train=train)
+    assert r.forward_macs > 0, arch.name
+    assert r.uncounted_matmul_class == {}, (arch.name, r.uncounted)
+    if train:
+        assert r.backward_flops > 0 and r.optimizer_flops > 0, arch.name
+        assert r.train_step_flops == r.forward_flops + r.backward_flops + r.optimizer_flops
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        pytest.param(a, marks=pytest.mark.slow) if a.task == "detection" else a
+        for a in _one_per_family()
+    ],
+    ids=lambda a: a.name,
+)
+def test_tiny_variant_of_each_family_counts(arch):
+    _check_tiny(arch, train=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", _zoo(), ids=lambda a: a.name)
+def test_tiny_variant_of_every_architecture_counts(arch):
+    _check_tiny(arch, train=True)
