@@ -190,8 +190,6 @@ def compare(
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    step = bare_setup(arch, batch_size, size, tiny, device)
-    bare_samples(step, warmup, device)  # the bare loop's warm-up
     harness: list[float] = []
     bare: list[float] = []
     t_start = time.perf_counter()
@@ -199,6 +197,10 @@ def compare(
         order = ("harness", "bare") if r % 2 == 0 else ("bare", "harness")
         for who in order:
             if who == "bare":
+                # a fresh model each round, as the harness builds one per call: a model trained
+                # on for many rounds drifts (e.g. into denormal numbers) and slows down
+                step = bare_setup(arch, batch_size, size, tiny, device)
+                bare_samples(step, warmup, device)  # the bare loop's warm-up
                 bare += bare_samples(step, steps, device)
             else:
                 res = time_training(

@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.arch == "resnet18":
         arch, tiny, batch, size = torchvision_arch("resnet18"), False, 8, 112
-        steps, seconds = args.steps or 8, 0.0 if args.min_seconds is None else args.min_seconds
+        steps, seconds = args.steps or 30, 0.0 if args.min_seconds is None else args.min_seconds
     else:
         (arch, tiny), batch, size = tiny_bert_arch(), 8, None
-        steps, seconds = args.steps or 20, 1.0 if args.min_seconds is None else args.min_seconds
+        steps, seconds = args.steps or 20, 5.0 if args.min_seconds is None else args.min_seconds
 
     t0 = time.perf_counter()
     medians, rows = [], []
