@@ -9,9 +9,7 @@ at most 1.01 on a GPU for resnet50 at batch 64 (`--device cuda`).
 
     .venv/bin/python benchmarks/timing_overhead.py [--device cpu|cuda] [--rounds R] [--steps K]
 
-Architectures come from the zoo when it has them (resnet18, resnet50, bert_base_squad's tiny
-variant); otherwise from torchvision / transformers configurations built here with the
-published recipes' optimizers, so the benchmark runs before the zoo lands.
+Architectures come from the zoo: resnet18, resnet50 and bert_base_squad's tiny variant.
 """
 
 from __future__ import annotations
@@ -25,110 +23,24 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
-from harness.errors import HarnessError
-from harness.registry import Architecture, Batch, OptimizerSpec, random_float, random_int
+from harness import registry
+from harness.registry import Architecture
 from harness.timing import time_training
 
 # --------------------------------------------------------------------------------------------
-# Architectures: the zoo's, or stand-ins with the same networks
+# Architectures: the zoo's
 # --------------------------------------------------------------------------------------------
 
 
-def _zoo(names: tuple[str, ...]) -> Architecture | None:
-    from harness import registry
-
-    for name in names:
-        try:
-            return registry.get(name)
-        except HarnessError:
-            continue
-        except Exception as exc:  # the zoo is being written: a broken module must not stop us
-            print(f"warning: the zoo failed to load ({type(exc).__name__}: {exc})", file=sys.stderr)
-            return None
-    return None
-
-
 def torchvision_arch(name: str) -> Architecture:
-    """A torchvision classifier (random weights) with the ResNet paper's SGD recipe."""
-    zoo = _zoo((name,))
-    if zoo is not None:
-        return zoo
-    from torchvision import models
-
-    def build() -> nn.Module:
-        return getattr(models, name)(weights=None)
-
-    def batch(bs, size, *, tiny, device, dtype, generator) -> Batch:
-        x = random_float((bs, 3, size, size), dtype, device, generator)
-        return Batch((x,), {}, random_int(1000, (bs,), device, generator), bs)
-
-    return Architecture(
-        name=f"{name} (torchvision stand-in)",
-        domain="vision",
-        task="classification",
-        benchmark=None,
-        year=None,
-        builder=build,
-        tiny_builder=build,
-        batch_factory=batch,
-        loss_fn=lambda m, b: nn.functional.cross_entropy(m(*b.args), b.targets),
-        optimizer=OptimizerSpec(
-            "sgd", 0.1, {"momentum": 0.9, "weight_decay": 1e-4}, citation="He et al. 2016, 3.4"
-        ),
-        size_kind="resolution",
-        default_size=224,
-        tiny_size=224,
-    )
+    """A torchvision classifier from the zoo (random weights, its published recipe)."""
+    return registry.get(name)
 
 
 def tiny_bert_arch() -> tuple[Architecture, bool]:
-    """(architecture, tiny): the zoo's BERT SQuAD tiny variant, or a 2-layer BertConfig one."""
-    zoo = _zoo(("bert_base_squad", "bert_base", "bert-base"))
-    if zoo is not None:
-        return zoo, True
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    vocab = 1000
-
-    def build() -> nn.Module:
-        cfg = BertConfig(
-            vocab_size=vocab,
-            hidden_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=512,
-            max_position_embeddings=512,
-        )
-        return BertForQuestionAnswering(cfg)
-
-    def batch(bs, size, *, tiny, device, dtype, generator) -> Batch:
-        ids = random_int(vocab, (bs, size), device, generator)
-        start = random_int(size, (bs,), device, generator)
-        end = random_int(size, (bs,), device, generator)
-        return Batch((), {"input_ids": ids}, (start, end), bs)
-
-    def loss(model, b) -> torch.Tensor:
-        start, end = b.targets
-        return model(**b.kwargs, start_positions=start, end_positions=end).loss
-
-    arch = Architecture(
-        name="tiny BERT QA (BertConfig stand-in: 2 layers, hidden 128)",
-        domain="nlp",
-        task="question-answering",
-        benchmark=None,
-        year=None,
-        builder=build,
-        tiny_builder=build,
-        batch_factory=batch,
-        loss_fn=loss,
-        optimizer=OptimizerSpec("adamw", 3e-5, {"weight_decay": 0.01}, citation="Devlin et al."),
-        size_kind="seq_len",
-        default_size=128,
-        tiny_size=128,
-    )
-    return arch, True
+    """(architecture, tiny): the zoo's BERT-base SQuAD spec, used as its tiny variant."""
+    return registry.get("bert_base_squad"), True
 
 
 # --------------------------------------------------------------------------------------------
