@@ -146,7 +146,14 @@ def _time(arch: Any, config: MeasurementConfig, monitor: Any, *, progress: bool)
 
 
 def _peaks(config: MeasurementConfig, timing: Any, *, measure: bool) -> dict[str, Any]:
-    """Datasheet peak at the precision used (GPUs) and a measured matmul peak."""
+    return peak_figures(config.device, timing.precision_used, timing.threads, measure=measure)
+
+
+def peak_figures(
+    device: str, precision: str, threads: int | None = None, *, measure: bool = True
+) -> dict[str, Any]:
+    """Datasheet peak at `precision` (GPUs), a measured matmul peak, and which one the burden
+    uses (the datasheet's; on a CPU, the measured one), each with its source."""
     from harness.devices import (
         datasheet_peak,
         describe_device,
@@ -154,13 +161,13 @@ def _peaks(config: MeasurementConfig, timing: Any, *, measure: bool) -> dict[str
         measure_peak_for_precision,
     )
 
-    info = describe_device(config.device)
-    sheet = datasheet_peak(info, timing.precision_used)
+    info = describe_device(device)
+    sheet = datasheet_peak(info, precision)
     spec = lookup_processor(info.name) if info.kind == "cuda" else None
     measured = None
     if measure:
-        kw = {"threads": timing.threads} if info.kind == "cpu" else {}
-        measured = measure_peak_for_precision(config.device, timing.precision_used, **kw)
+        kw = {"threads": threads} if info.kind == "cpu" and threads else {}
+        measured = measure_peak_for_precision(device, precision, **kw)
     if info.kind == "cpu":
         sheet_source = CPU_PEAK_NOTE
     elif spec is None:

@@ -48,13 +48,7 @@ def _count_train_flops(arch: Any, result: Any) -> tuple[dict[str, Any] | None, s
 
 def run(args: argparse.Namespace) -> int:
     from harness.console import fmt_num, fmt_si, print_table
-    from harness.devices import (
-        datasheet_peak,
-        describe_device,
-        lookup_processor,
-        measure_peak_for_precision,
-        resolve_device,
-    )
+    from harness.devices import describe_device, resolve_device
     from harness.registry import is_file_reference, resolve
     from harness.timing import time_training, utilisation
 
@@ -89,26 +83,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if why and not args.no_flops:
         notes.append(why)
-    peak = None
-    if not args.no_peak:
-        kw = {"threads": result.threads} if dev.type == "cpu" else {}
-        peak = measure_peak_for_precision(dev, result.precision_used, **kw)
-    sheet = datasheet_peak(info, result.precision_used)
-    spec = lookup_processor(info.name) if info.kind == "cuda" else None
+    from harness.measure import peak_figures
+
+    peaks = peak_figures(str(dev), result.precision_used, result.threads, measure=not args.no_peak)
+    sheet, measured = peaks["datasheet_flop_per_s"], peaks["measured_flop_per_s"]
+    sheet_src = peaks["datasheet_source"]
     util = utilisation(
         flops["train_step_flops"] if flops else None,
         result.median_s,
         datasheet_peak_flop_per_s=sheet,
-        measured_peak_flop_per_s=peak.flop_per_s if peak else None,
+        measured_peak_flop_per_s=measured,
     )
-    if info.kind == "cpu":
-        sheet_src = "no datasheet figure for CPUs: the measured matmul peak is the peak"
-    elif spec is None:
-        sheet_src = f"{info.name!r} is not in processors.csv"
-    else:
-        sheet_src = f"processors.csv {spec.name}: {spec.source}" + (
-            " [flagged: not confirmed in a primary source]" if spec.flagged else ""
-        )
 
     if args.json:
         out = {
@@ -117,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
             "flops": flops,
             "utilisation": util.to_dict(),
             "datasheet_peak_source": sheet_src,
-            "matmul_peak": peak.to_dict() if peak else None,
+            "matmul_peak": (
+                {"flop_per_s": measured, "source": peaks["measured_source"]} if measured else None
+            ),
             "notes": notes,
         }
         print(json.dumps(out, indent=1, default=str))
@@ -178,19 +165,19 @@ def run(args: argparse.Namespace) -> int:
     )
     if util.mfu is not None:
         rows.append({"figure": "MFU (datasheet)", "value": f"{util.mfu:.1%}"})
-    if peak:
+    if measured:
         rows.append(
             {
                 "figure": f"measured matmul peak {r.precision_used}",
-                "value": fmt_si(peak.flop_per_s, "FLOP/s"),
+                "value": fmt_si(measured, "FLOP/s"),
             }
         )
     if util.mfu_measured is not None:
         rows.append({"figure": "MFU (measured peak)", "value": f"{util.mfu_measured:.1%}"})
     print_table(rows, columns=["figure", "value"])
     print(f"\ndatasheet: {sheet_src}")
-    if peak:
-        print(f"measured:  {peak.source}")
+    if measured:
+        print(f"measured:  {peaks['measured_source']}")
     sys.stdout.flush()
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
