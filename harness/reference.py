@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.benchmark_ids import BENCHMARKS
 from harness.errors import HarnessError
 from harness.paths import REFERENCE_DIR
 
-BENCHMARKS = ("imagenet", "coco", "squad11", "conll03", "wmt14_en_fr", "wmt14_en_de")
 TITLES = {
     "imagenet": "ImageNet top-1",
     "coco": "MS COCO box AP",

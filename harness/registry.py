@@ -31,16 +31,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from harness.benchmark_ids import BENCHMARKS
 from harness.errors import ArchitectureLoadError, ConfigurationError, UnknownArchitectureError
 
-BENCHMARKS: tuple[str, ...] = (
-    "imagenet",
-    "coco",
-    "squad11",
-    "conll03",
-    "wmt14_en_fr",
-    "wmt14_en_de",
-)
 DOMAINS: tuple[str, ...] = ("vision", "nlp", "custom")
 ENTRY_POINT_GROUP = "harness.architectures"
 

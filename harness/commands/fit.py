@@ -7,8 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from harness.benchmark_ids import BENCHMARKS
 from harness.errors import HarnessError
-from harness.reference import BENCHMARKS
 
 NAME = "fit"
 HELP = "Fit the paper's scaling laws (performance on compute) and extrapolate to target errors."
