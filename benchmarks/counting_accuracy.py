@@ -26,8 +26,9 @@ import warnings
 import torch
 import torchvision
 
-from harness.counting import count_flops
-from harness.registry import architecture_from_module_factory, list_architectures
+from harness.arch.loader import architecture_from_module_factory
+from harness.arch.registry import list_architectures
+from harness.counting.count import count_flops
 
 warnings.filterwarnings("ignore")
 tv = torchvision.models

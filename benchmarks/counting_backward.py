@@ -28,9 +28,9 @@ import warnings
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from harness.counting import count_flops
-from harness.flop_formulas import FormulaOptions, rule_for
-from harness.registry import list_architectures
+from harness.arch.registry import list_architectures
+from harness.counting.count import count_flops
+from harness.counting.formulas import FormulaOptions, rule_for
 
 warnings.filterwarnings("ignore")
 aten = torch.ops.aten

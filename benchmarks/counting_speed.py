@@ -29,7 +29,7 @@ import warnings
 
 
 def _names(pattern: str | None) -> list[str]:
-    from harness.registry import list_architectures
+    from harness.arch.registry import list_architectures
 
     names = [a.name for a in list_architectures(benchmark="imagenet")]
     return [n for n in names if not pattern or fnmatch.fnmatch(n, pattern)]
@@ -43,8 +43,9 @@ def _peak_rss_bytes() -> int:
 def worker(side: str, names: list[str]) -> None:
     """Count every model on one side; print one JSON line."""
     warnings.filterwarnings("ignore")
-    from harness.counting import count_flops, fvcore_forward_macs
-    from harness.registry import get
+    from harness.arch.registry import get
+    from harness.counting.count import count_flops
+    from harness.counting.fvcore_check import fvcore_forward_macs
 
     archs = [get(n) for n in names]
     rss_before = _peak_rss_bytes()

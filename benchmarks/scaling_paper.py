@@ -21,11 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-from harness.console import format_table  # noqa: E402
-from harness.conversions import PaperConversion  # noqa: E402
-from harness.errors import HarnessError  # noqa: E402
-from harness.reference import load_published  # noqa: E402
-from harness.scaling import (  # noqa: E402
+from harness.analysis.scaling import (
     FIT_COLUMNS,
     FIT_HEADERS,
     PROJECTION_COLUMNS,
@@ -38,8 +34,12 @@ from harness.scaling import (  # noqa: E402
     notes_for,
     projection_rows,
 )
-from harness.simulate import SimulationConfig, crossover_rows  # noqa: E402
-from harness.simulate import run as simulate  # noqa: E402
+from harness.analysis.simulate import SimulationConfig, crossover_rows
+from harness.analysis.simulate import run as simulate
+from harness.catalog.published import load_published
+from harness.console import format_table  # noqa: E402
+from harness.cost.conversions import PaperConversion
+from harness.errors import HarnessError  # noqa: E402
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ CONFIGS = (
 
 
 def _arch(name: str):
-    from harness import registry
+    from harness.arch import registry
     from harness.errors import HarnessError
 
     try:
@@ -67,15 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", default="bf16")
     args = p.parse_args(argv)
 
-    from harness.devices import (
-        datasheet_peak,
-        describe_device,
-        lookup_processor,
-        measure_peak_for_precision,
-    )
+    from harness.catalog.processors import lookup_processor
+    from harness.cost.utilisation import utilisation
     from harness.errors import HarnessError
+    from harness.hardware.devices import describe_device
+    from harness.hardware.peaks import datasheet_peak, measure_peak_for_precision
     from harness.paths import reports_dir
-    from harness.timing import time_training, utilisation
+    from harness.timing.loop import time_training
 
     try:
         info = describe_device(args.device)
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print("timing_gpu_throughput: needs a CUDA device", file=sys.stderr)
         return 2
     try:
-        from harness.counting import count_flops
+        from harness.counting.count import count_flops
     except ImportError:
         count_flops = None
 

@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import torch
 
-from harness import registry
-from harness.registry import Architecture
-from harness.timing import time_training
+from harness.arch import registry
+from harness.arch.spec import Architecture
+from harness.timing.loop import time_training
 
 # --------------------------------------------------------------------------------------------
 # Architectures: the zoo's

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from harness.timing import time_training
+from harness.timing.loop import time_training
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from timing_overhead import tiny_bert_arch, torchvision_arch  # noqa: E402

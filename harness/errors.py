@@ -28,3 +28,10 @@ class DeviceUnavailableError(HarnessError):
 
 class ConfigurationError(HarnessError):
     """Bad options: an impossible batch size, an unsupported precision, a bad suite file."""
+
+
+def one_line(message: str, limit: int = 500) -> str:
+    """The first non-empty line of a message, shortened: errors in a table stay one row."""
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
+    text = lines[0] if lines else str(message).strip() or "unknown error"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,16 +1,18 @@
-"""Where the harness finds its data and writes its output (one place, so nothing hard-codes paths)."""
+"""Where the harness writes its output (one place, so nothing hard-codes paths)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
-REFERENCE_DIR = BENCHMARKS_DIR / "reference"  # published points and processor specifications
-SUITES_DIR = BENCHMARKS_DIR / "suites"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# A source checkout (editable install): the harness's own repository, for `git_state`.
+REPO_ROOT = PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else None
 
 
 def reports_dir() -> Path:
-    """Generated output; `HARNESS_REPORTS_DIR` overrides (tests point it at a temporary folder)."""
-    return Path(os.environ.get("HARNESS_REPORTS_DIR", REPO_ROOT / "reports"))
+    """Generated output: `reports/` of the source checkout, else `./reports` of the working
+    directory (an installed harness); `HARNESS_REPORTS_DIR` overrides (tests use a temporary
+    folder)."""
+    default = (REPO_ROOT or Path.cwd()) / "reports"
+    return Path(os.environ.get("HARNESS_REPORTS_DIR", default))

@@ -1,7 +1,7 @@
 """Helpers shared by the NLP zoo modules (squad, conll, wmt); registers nothing itself.
 
 - Published rows: reference metrics and training hardware are read from
-  benchmarks/reference/<benchmark>.csv, so each number keeps the citation column it came with.
+  harness/data/reference/<benchmark>.csv, so each number keeps the citation column it came with.
 - transformers networks: built from their `Config` classes with random weights; `transformers` is
   imported inside the builder only (importing it costs seconds, and `harness list` imports every
   zoo module).
@@ -21,17 +21,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.errors import ConfigurationError
-from harness.paths import REFERENCE_DIR
-from harness.registry import (
+from harness.arch.registry import register
+from harness.arch.spec import (
     Architecture,
     Batch,
     OptimizerSpec,
     ReferenceMetric,
     TrainingRecipe,
     random_int,
-    register,
 )
+from harness.data import REFERENCE_DIR
+from harness.errors import ConfigurationError
 
 SQUAD11_TRAIN_QUESTIONS = 87_599
 SQUAD11_TRAIN_CITATION = (
@@ -55,12 +55,12 @@ def _rows(benchmark: str) -> dict[str, dict[str, str]]:
 
 
 def reference_row(benchmark: str, model: str) -> dict[str, str]:
-    """One row of benchmarks/reference/<benchmark>.csv by its `model` column."""
+    """One row of harness/data/reference/<benchmark>.csv by its `model` column."""
     try:
         return _rows(benchmark)[model]
     except KeyError:
         raise KeyError(
-            f"benchmarks/reference/{benchmark}.csv has no row for model {model!r}"
+            f"harness/data/reference/{benchmark}.csv has no row for model {model!r}"
         ) from None
 
 
@@ -73,7 +73,7 @@ def _flags(row: Mapping[str, str]) -> str:
 def row_reference(benchmark: str, model: str) -> ReferenceMetric:
     """The row's metric and value, cited with the row's `source` column."""
     row = reference_row(benchmark, model)
-    citation = f"benchmarks/reference/{benchmark}.csv '{model}': {row['source']}{_flags(row)}"
+    citation = f"harness/data/reference/{benchmark}.csv '{model}': {row['source']}{_flags(row)}"
     return ReferenceMetric(name=row["metric"], value=float(row["value"]), citation=citation)
 
 
@@ -96,7 +96,7 @@ def row_recipe(
     """A recipe whose hardware and time come from a reference row (cited with it)."""
     row = reference_row(benchmark, model)
     hardware = (
-        f"hardware: benchmarks/reference/{benchmark}.csv '{model}' "
+        f"hardware: harness/data/reference/{benchmark}.csv '{model}' "
         f"({row['processors'] or 'not stated'}; {row['train_hours'] or '?'} h): {row['source']}"
         f"{_flags(row)}"
     )

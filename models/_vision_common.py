@@ -1,7 +1,7 @@
 """Pieces shared by the vision zoo (models/imagenet.py, models/coco.py); registers nothing.
 
 - dataset sizes and the torchvision citations used by every vision record;
-- published rows of benchmarks/reference/<benchmark>.csv, read so a row keeps its citation;
+- published rows of harness/data/reference/<benchmark>.csv, read so a row keeps its citation;
 - the classification batch, losses (with the auxiliary heads of GoogLeNet and Inception-v3) and
   the eval-mode forward;
 - `meta_skeleton`: build a torchvision class on the meta device and swap in small real parts,
@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from harness.arch.spec import Batch, TrainingRecipe, random_float, random_int
+from harness.data import REFERENCE_DIR
 from harness.errors import ConfigurationError
-from harness.paths import REFERENCE_DIR
-from harness.registry import Batch, TrainingRecipe, random_float, random_int
 
 from ._vision_meta import TORCHVISION_VERSION
 
@@ -53,7 +53,7 @@ def torchvision_citation(weights: str, what: str, recipe: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Published rows (benchmarks/reference/*.csv)
+# Published rows (harness/data/reference/*.csv)
 # --------------------------------------------------------------------------------------------
 
 
@@ -64,11 +64,11 @@ def _rows(benchmark: str) -> dict[str, dict[str, str]]:
 
 
 def reference_row(benchmark: str, model: str) -> dict[str, str]:
-    """One row of benchmarks/reference/<benchmark>.csv by its `model` column."""
+    """One row of harness/data/reference/<benchmark>.csv by its `model` column."""
     try:
         return _rows(benchmark)[model]
     except KeyError:
-        raise KeyError(f"benchmarks/reference/{benchmark}.csv has no row for {model!r}") from None
+        raise KeyError(f"harness/data/reference/{benchmark}.csv has no row for {model!r}") from None
 
 
 def recipe_from_row(
@@ -85,7 +85,7 @@ def recipe_from_row(
     row = reference_row(benchmark, model)
     hours = float(row["train_hours"]) if row["train_hours"] else None
     count = int(row["processor_count"]) if row["processor_count"] else None
-    hw = f"hardware{' and hours' if hours else ''} from benchmarks/reference/{benchmark}.csv row {model!r}: {row['source']}"
+    hw = f"hardware{' and hours' if hours else ''} from harness/data/reference/{benchmark}.csv row {model!r}: {row['source']}"
     if row.get("notes"):
         hw += f" [notes: {row['notes']}]"
     return TrainingRecipe(

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.registry import Batch
+from harness.arch.spec import Batch
 
 from ._vision_common import ensure_eval, ensure_train, quiet_warnings
 from ._vision_tiny import _tiny_mnv3_setting, tiny_resnet

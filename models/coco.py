@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.registry import Architecture, OptimizerSpec, ReferenceMetric, TrainingRecipe, register
+from harness.arch.registry import register
+from harness.arch.spec import Architecture, OptimizerSpec, ReferenceMetric, TrainingRecipe
 
 from ._vision_common import (
     COCO_TRAIN_CITATION,

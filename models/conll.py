@@ -2,7 +2,7 @@
 
 Sequence length 128, 9 BIO labels (O and B-/I- of PER, ORG, LOC, MISC). Targets are one random
 label per token. Reference F1 scores and published hardware come from
-benchmarks/reference/conll03.csv where it has a row, else from the cited paper.
+harness/data/reference/conll03.csv where it has a row, else from the cited paper.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.registry import (
+from harness.arch.registry import register
+from harness.arch.spec import (
     Architecture,
     Batch,
     OptimizerSpec,
     ReferenceMetric,
     TrainingRecipe,
     random_int,
-    register,
 )
 from models import _nlp
 from models.nets.bilstm_crf import BiLSTMCRF

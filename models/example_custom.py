@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.registry import (
+from harness.arch import (
     Batch,
     OptimizerSpec,
     ReferenceMetric,

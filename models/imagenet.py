@@ -10,7 +10,7 @@ link: torchvision's reference scripts (references/classification/README.md and t
 and issue it links), or, for weights ported from elsewhere, the original paper or trainer. One
 exception, as in Thompson et al.: where the original paper's own run trained the same network on a
 comparable schedule and reports its hardware (AlexNet, VGG, Inception-v3), the recipe is that
-paper's run, with hardware and hours from benchmarks/reference/imagenet.csv. Every recipe carries
+paper's run, with hardware and hours from harness/data/reference/imagenet.csv. Every recipe carries
 its citation; figures a source does not give stay None.
 
 Nothing here imports torchvision at import time: listing the zoo must stay fast.
@@ -24,14 +24,8 @@ from functools import partial
 
 from torch import nn
 
-from harness.registry import (
-    Architecture,
-    LossFn,
-    OptimizerSpec,
-    ReferenceMetric,
-    TrainingRecipe,
-    register,
-)
+from harness.arch.registry import register
+from harness.arch.spec import Architecture, LossFn, OptimizerSpec, ReferenceMetric, TrainingRecipe
 
 from . import _vision_tiny as tiny
 from ._vision_common import (

@@ -3,7 +3,7 @@
 Sequence length 384 (BERT's run_squad.py max_seq_length for SQuAD). The training target is a
 random valid answer span; the loss is the cross-entropy of its start and end positions.
 Reference F1 scores and the published (pretraining) hardware come from
-benchmarks/reference/squad11.csv where it has a row, else from the cited paper or repository.
+harness/data/reference/squad11.csv where it has a row, else from the cited paper or repository.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.registry import (
+from harness.arch.registry import register
+from harness.arch.spec import (
     Architecture,
     Batch,
     OptimizerSpec,
     ReferenceMetric,
     TrainingRecipe,
     random_int,
-    register,
 )
 from models import _nlp
 from models.nets.bidaf import BiDAF

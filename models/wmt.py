@@ -13,14 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from harness.registry import (
-    Architecture,
-    Batch,
-    OptimizerSpec,
-    TrainingRecipe,
-    random_int,
-    register,
-)
+from harness.arch.registry import register
+from harness.arch.spec import Architecture, Batch, OptimizerSpec, TrainingRecipe, random_int
 from models import _nlp
 from models.nets.gnmt import GNMT
 from models.nets.transformer import TransformerNMT

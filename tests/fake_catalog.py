@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from harness.registry import Architecture, Batch, OptimizerSpec
+from harness.arch.spec import Architecture, Batch, OptimizerSpec
 
 
 def _build() -> nn.Module:

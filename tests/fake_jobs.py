@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.records import Measurement, MeasurementConfig
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
 
 HERE = Path(__file__).resolve()
 
@@ -138,7 +139,7 @@ def sweep_configs(n: int, seconds: float) -> list[MeasurementConfig]:
 
 def main(argv: list[str]) -> int:
     """`python fake_jobs.py DB N SECONDS`: a sweep of N fake measurements into DB."""
-    from harness.runner import run_sweep
+    from harness.sweep.loop import run_sweep
 
     db, n, seconds = argv[0], int(argv[1]), float(argv[2])
     result = run_sweep(

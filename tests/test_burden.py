@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.burden import compute_burden, hardware_burden_flop, published_burden
-from harness.conversions import LBS_PER_KG, EnergyConversion, PaperConversion, joules_to_kwh
-from harness.devices import lookup_processor
-from harness.energy import UNAVAILABLE, EnergyMeasurement, grid_intensity, replay_monitor
-from harness.energy.grid import STRUBELL_US
+from harness.arch.spec import TrainingRecipe
+from harness.catalog.grid import STRUBELL_US
+from harness.catalog.processors import lookup_processor
+from harness.cost.burden import compute_burden, hardware_burden_flop, published_burden
+from harness.cost.conversions import LBS_PER_KG, EnergyConversion, PaperConversion, joules_to_kwh
+from harness.energy import EnergyMeasurement, grid_intensity, replay_monitor
 from harness.errors import ConfigurationError
-from harness.registry import TrainingRecipe
+from harness.vocab import UNAVAILABLE
 
 DATA = Path(__file__).parent / "data"
 DAY_S = 86_400.0

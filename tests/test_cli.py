@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.arch.registry import list_architectures
 from harness.cli import main
-from harness.records import Measurement, MeasurementConfig
-from harness.registry import list_architectures
-from harness.store import ResultStore
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
+from harness.sweep.store import ResultStore
 
 
 def _cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -207,7 +208,7 @@ def test_fit_with_measured_reads_the_results_store(tmp_path, capsys):
 
 
 def test_summary_measured_point_is_the_papers_quantities():
-    from harness.summary import measured_point
+    from harness.pipeline.summary import measured_point
 
     p = measured_point(_full_size_record("x", 76.0, 4.1e9, 2e19))
     assert p["error"] == pytest.approx(0.24)
@@ -221,7 +222,7 @@ def test_summary_measured_point_is_the_papers_quantities():
 
 def test_example_custom_file_is_a_one_file_architecture():
     path = Path(__file__).resolve().parents[1] / "models" / "example_custom.py"
-    from harness.registry import resolve
+    from harness.arch.registry import resolve
 
     arch = resolve(f"{path}:convmixer_768_32")
     assert arch.name == "convmixer_768_32" and arch.reference.value == 80.16

@@ -10,8 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.counting import CountingError, FlopCounter, count_flops
-from harness.flop_formulas import (
+from harness.arch.loader import architecture_from_module_factory
+from harness.arch.registry import resolve
+from harness.arch.spec import Batch, OptimizerSpec
+from harness.counting.count import count_flops
+from harness.counting.counter import FlopCounter
+from harness.counting.formulas import (
     Cost,
     FormulaOptions,
     attention_macs,
@@ -20,7 +24,7 @@ from harness.flop_formulas import (
     rnn_macs_per_token,
     rule_for,
 )
-from harness.registry import Batch, OptimizerSpec, architecture_from_module_factory, resolve
+from harness.counting.record import CountingError
 
 aten = torch.ops.aten
 
@@ -663,7 +667,7 @@ def test_module_attribution_survives_decomposed_ops():
 
 
 def _zoo():
-    from harness.registry import list_architectures
+    from harness.arch.registry import list_architectures
 
     return list_architectures()
 

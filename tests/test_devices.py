@@ -9,19 +9,12 @@ import statistics
 import pytest
 import torch
 
+from harness.catalog.processors import lookup_processor, processor_table
 from harness.cli import main
-from harness.devices import (
-    DeviceInfo,
-    datasheet_peak,
-    describe_device,
-    lookup_processor,
-    measure_matmul_peak,
-    measure_peak_for_precision,
-    processor_table,
-    resolve_device,
-)
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.precision import (
+from harness.hardware.devices import DeviceInfo, describe_device, resolve_device
+from harness.hardware.peaks import datasheet_peak, measure_matmul_peak, measure_peak_for_precision
+from harness.hardware.precision import (
     PrecisionPlan,
     check_precision_name,
     plan_precision,
@@ -33,7 +26,7 @@ needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
 T = 1e12
 
 # (torch.cuda.get_device_name, table row, fp32, tf32, bf16/fp16 tensor, words of the citation):
-# dense TFLOPS as cited in benchmarks/reference/processors.csv.
+# dense TFLOPS as cited in harness/data/reference/processors.csv.
 CUDA_NAMES = [
     ("NVIDIA H100 80GB HBM3", "H100 SXM5", 67, 494.7, 989, "hpctech"),
     ("NVIDIA H100 PCIe", "H100 PCIe", 51, 378, 756, "PB-11133"),
@@ -283,7 +276,7 @@ def test_nvml_facts_match_the_cuda_device_by_pci_bus_id(monkeypatch):
     import sys
     import types
 
-    from harness.devices import _nvml_facts
+    from harness.hardware.nvml import device_facts as _nvml_facts
 
     gpus = {
         "00000000:3B:00.0": {

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.distributed import assemble_record, check_backend, describe_failures
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.records import MeasurementConfig
+from harness.launch.rank import assemble_record
+from harness.launch.torchrun import check_backend, describe_failures
+from harness.pipeline.config import MeasurementConfig
 
 MODEL = """
 import os, time
@@ -155,7 +156,7 @@ def test_nccl_request_from_the_command_line_is_one_line(tmp_path):
 
 
 def test_mismatched_configurations_are_refused():
-    from harness.distributed import _check_same_config
+    from harness.launch.rank import _check_same_config
 
     mine = MeasurementConfig("resnet18", batch_size=4, tiny=True)
     other = mine.replace(batch_size=8)

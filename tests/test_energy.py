@@ -15,11 +15,6 @@ from types import SimpleNamespace
 import pytest
 
 from harness.energy import (
-    ESTIMATED_TDP,
-    NVML_COUNTER,
-    NVML_SAMPLED,
-    RAPL,
-    UNAVAILABLE,
     CodecarbonMonitor,
     CompositeMonitor,
     EnergyMeasurement,
@@ -42,6 +37,7 @@ from harness.energy.base import (
     net_of_idle,
 )
 from harness.errors import ConfigurationError
+from harness.vocab import ESTIMATED_TDP, NVML_COUNTER, NVML_SAMPLED, RAPL, UNAVAILABLE
 
 DATA = Path(__file__).parent / "data"
 

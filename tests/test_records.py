@@ -10,16 +10,14 @@ import sys
 
 import pytest
 
-from harness import records
 from harness.errors import ConfigurationError, HarnessError
+from harness.hardware import environment
+from harness.hardware.environment import capture_environment
 from harness.paths import REPO_ROOT
-from harness.records import (
-    SCHEMA_VERSION,
-    Measurement,
-    MeasurementConfig,
-    capture_environment,
-    jsonable,
-)
+from harness.pipeline import config as config_module
+from harness.pipeline import record as records
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import SCHEMA_VERSION, Measurement, jsonable
 
 CHANGED = {
     "architecture": "resnet50",
@@ -56,10 +54,10 @@ def test_every_field_enters_the_key():
 def test_key_includes_harness_version_and_device_model(monkeypatch):
     config = MeasurementConfig("resnet18")
     key = config.key()
-    monkeypatch.setattr(records, "__version__", "99.0")
+    monkeypatch.setattr(config_module, "__version__", "99.0")
     assert config.key() != key
     monkeypatch.undo()
-    monkeypatch.setattr(records, "device_identity", lambda device: "cpu/another CPU")
+    monkeypatch.setattr(config_module, "device_identity", lambda device: "cpu/another CPU")
     assert config.key() != key
 
 
@@ -67,7 +65,7 @@ def test_key_is_the_same_in_another_process():
     """The sweep's parent and its workers must agree on every key."""
     config = MeasurementConfig("vit_b_16", batch_size=3, precision="bf16", size=128)
     code = (
-        "from harness.records import MeasurementConfig as C; import json, sys; "
+        "from harness.pipeline.config import MeasurementConfig as C; import json, sys; "
         "print(C.from_dict(json.loads(sys.argv[1])).key())"
     )
     out = subprocess.run(
@@ -114,10 +112,15 @@ def test_from_dict_refuses_unknown_settings():
         MeasurementConfig.from_dict({"architecture": "resnet18", "batchsize": 4})
 
 
-def test_precisions_match_the_precision_module():
-    from harness.precision import PRECISIONS
-
-    assert records.PRECISIONS == PRECISIONS
+def test_records_and_vocabulary_load_without_torch():
+    """A sweep's parent reads records and validates configurations before anything heavy:
+    the vocabulary (defined once) and the record modules must not import torch."""
+    code = (
+        "import sys, harness.vocab, harness.pipeline.record, harness.pipeline.config; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def _record() -> Measurement:
@@ -203,8 +206,8 @@ def test_environment_says_what_changes_a_number():
 
 
 def test_environment_outside_git_has_no_commit(tmp_path):
-    records.git_state.cache_clear()
+    environment.git_state.cache_clear()
     try:
-        assert records.git_state(tmp_path) == (None, None)
+        assert environment.git_state(tmp_path) == (None, None)
     finally:
-        records.git_state.cache_clear()
+        environment.git_state.cache_clear()

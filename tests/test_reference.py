@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
+from harness.catalog.published import load_published, processor_peak
+from harness.data import REFERENCE_DIR
 from harness.errors import HarnessError
-from harness.paths import REFERENCE_DIR
-from harness.reference import BENCHMARKS, load_published, processor_peak
+from harness.vocab import BENCHMARKS
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import textwrap
 import pytest
 import torch
 
-from harness import registry
+from harness.arch import registry
+from harness.arch.registry import resolve
+from harness.arch.spec import Architecture, OptimizerSpec, TrainingRecipe
 from harness.errors import ArchitectureLoadError, ConfigurationError, UnknownArchitectureError
-from harness.registry import Architecture, OptimizerSpec, TrainingRecipe, resolve
 
 
 def _write(tmp_path, body: str):
@@ -74,7 +75,7 @@ def test_architecture_defined_in_file_keeps_its_spec(tmp_path):
         tmp_path,
         """
         import torch, torch.nn as nn
-        from harness.registry import architecture, Batch, OptimizerSpec
+        from harness.arch import architecture, Batch, OptimizerSpec
 
         def batch(n, size, *, tiny, device, dtype, generator):
             x = torch.randn(n, 4, generator=generator)

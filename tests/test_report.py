@@ -10,9 +10,10 @@ import pytest
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.records import Measurement, MeasurementConfig
-from harness.report import ReportPaths, write_report
-from harness.store import ResultStore
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
+from harness.present.report import ReportPaths, write_report
+from harness.sweep.store import ResultStore
 
 PAPER_BASIS = "linear in hardware burden from Strubell et al. 2019 (test)"
 
@@ -187,7 +188,7 @@ def test_figures_are_png_and_svg_and_linked(cpu_report):
 def test_markdown_extrapolation_matches_an_independent_fit(cpu_report):
     """The ImageNet per-pass row at the paper's 5% target equals an OLS done here with numpy
     on the published points: log10(1/error) = a + b log10(FLOP), x = (log10(1/0.05) - a) / b."""
-    from harness.reference import load_published
+    from harness.catalog.published import load_published
 
     _, _, md = cpu_report
     assert "## Extrapolation" in md

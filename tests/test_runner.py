@@ -14,11 +14,13 @@ import fake_jobs
 import pytest
 from fake_catalog import CATALOG
 
-from harness import runner
-from harness.records import Measurement, MeasurementConfig
-from harness.runner import Job, run_job, run_sweep
-from harness.store import ResultStore
-from harness.suites import parse_suite
+from harness.launch import process as runner
+from harness.launch.process import run_job
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
+from harness.sweep.loop import Job, run_sweep
+from harness.sweep.store import ResultStore
+from harness.sweep.suites import parse_suite
 
 
 def cfg(arch: str = "fake-ok", seconds: float = 0.0, **kw) -> MeasurementConfig:

@@ -11,12 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.cli import main
-from harness.console import format_table
-from harness.conversions import PaperConversion
-from harness.errors import HarnessError
-from harness.reference import load_published
-from harness.scaling import (
+from harness.analysis.scaling import (
     Fit,
     FitSkipped,
     extrapolate,
@@ -29,6 +24,11 @@ from harness.scaling import (
     projection_rows,
     to_jsonable,
 )
+from harness.catalog.published import load_published
+from harness.cli import main
+from harness.console import format_table
+from harness.cost.conversions import PaperConversion
+from harness.errors import HarnessError
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def exact_points(model: str, a: float, b: float) -> pd.DataFrame:
 
 
 def test_reference_readme_imagenet_figure(published):
-    """benchmarks/reference/README.md: slope 0.103, k = 9.7, R^2 = 0.63 over 34 rows."""
+    """harness/data/reference/README.md: slope 0.103, k = 9.7, R^2 = 0.63 over 34 rows."""
     f = fit(published, "imagenet", "per-pass", "polynomial")
     assert f.n == 34
     assert round(f.slope, 3) == 0.103

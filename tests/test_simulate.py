@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.cli import main
-from harness.errors import HarnessError
-from harness.simulate import (
+from harness.analysis.simulate import (
     SimulationConfig,
     _bartlett,
     analytic_flexible_crossover,
@@ -19,6 +17,8 @@ from harness.simulate import (
     run,
     simulate_size,
 )
+from harness.cli import main
+from harness.errors import HarnessError
 
 SMALL = SimulationConfig(true_features=3, candidate_features=40, sims=200, group_size=50)
 

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from harness.errors import HarnessError
-from harness.records import SCHEMA_VERSION, Measurement, MeasurementConfig
-from harness.store import ResultStore, default_db_path
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import SCHEMA_VERSION, Measurement
+from harness.sweep.store import ResultStore, default_db_path
 
 
 def ok(batch_size: int = 1, **sections) -> Measurement:
@@ -227,8 +228,8 @@ def test_full_disk_rolls_back_the_transaction(tmp_path):
 WRITER = textwrap.dedent(
     """
     import os, sys, time
-    from harness.records import Measurement, MeasurementConfig
-    from harness.store import ResultStore
+    from harness.pipeline.config import MeasurementConfig; from harness.pipeline.record import Measurement
+    from harness.sweep.store import ResultStore
 
     path, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     while not os.path.exists(go):  # start together: both create the database at once

@@ -7,9 +7,9 @@ import textwrap
 import pytest
 from fake_catalog import CATALOG
 
+from harness.data import SUITES_DIR
 from harness.errors import ConfigurationError, DeviceUnavailableError, UnknownArchitectureError
-from harness.paths import SUITES_DIR
-from harness.suites import default_suite, list_suites, load_suite, parse_suite
+from harness.sweep.suites import default_suite, list_suites, load_suite, parse_suite
 
 
 def suite(text: str, tmp_path=None, name: str = "t.toml"):
@@ -275,7 +275,7 @@ def test_shipped_suites_parse():
 
 
 def test_shipped_suites_expand_against_the_zoo():
-    from harness.registry import all_architectures
+    from harness.arch.registry import all_architectures
 
     zoo = all_architectures()
     if not zoo:

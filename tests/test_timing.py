@@ -13,19 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-from harness import registry
+from harness.arch import registry
+from harness.arch.spec import Architecture, Batch, OptimizerSpec, random_float, random_int
 from harness.cli import main
+from harness.cost.utilisation import utilisation
 from harness.errors import ConfigurationError, DeviceUnavailableError, UnknownArchitectureError
-from harness.registry import Architecture, Batch, OptimizerSpec, random_float, random_int
-from harness.timing import (
-    NOISY_IQR_RATIO,
-    check_cpu_memory,
-    estimate_training_memory,
-    quantile,
-    summarize,
-    time_training,
-    utilisation,
-)
+from harness.timing.loop import time_training
+from harness.timing.memory import check_cpu_memory, estimate_training_memory
+from harness.timing.stats import NOISY_IQR_RATIO, quantile, summarize
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
@@ -400,7 +395,7 @@ def test_cpu_refuses_a_batch_beyond_available_memory(monkeypatch):
     est = estimate_training_memory(arch, 1024)
     builds.clear()
     available = est.total_bytes - 1
-    monkeypatch.setattr("harness.timing.available_memory_bytes", lambda: available)
+    monkeypatch.setattr("harness.timing.loop.available_memory_bytes", lambda: available)
     with pytest.raises(ConfigurationError) as exc:
         time_training(arch, batch_size=1024, **FAST)
     msg = _one_line(exc.value)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from harness.registry import Architecture, list_architectures
+from harness.arch.registry import list_architectures
+from harness.arch.spec import Architecture
 
 ARCHS = list_architectures()
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 import torch
 
+from harness.arch.registry import get, list_architectures
+from harness.data import REFERENCE_DIR
 from harness.errors import ConfigurationError
-from harness.paths import REFERENCE_DIR
-from harness.registry import get, list_architectures
 from models.nets.bidaf import BiDAF
 from models.nets.bilstm_crf import CRF, BiLSTMCRF
 from models.nets.gnmt import GNMT

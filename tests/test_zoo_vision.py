@@ -17,9 +17,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from harness.arch.registry import get, list_architectures
+from harness.arch.spec import Architecture
+from harness.data import REFERENCE_DIR
 from harness.errors import ConfigurationError
-from harness.paths import REFERENCE_DIR
-from harness.registry import Architecture, get, list_architectures
 from models._vision_meta import CLASSIFICATION, DETECTION, TORCHVISION_VERSION, read_installed
 
 IMAGENET = [a for a in list_architectures(benchmark="imagenet") if a.source == "models.imagenet"]

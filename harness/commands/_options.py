@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from harness.errors import ConfigurationError
+from harness.vocab import COMPILE_MODES, PRECISIONS
 
-PRECISION_CHOICES = ("fp32", "tf32", "bf16", "fp16")
-COMPILE_CHOICES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 DEFAULT_BATCH = {"cpu": 8, "cuda": 64}
 
 
@@ -39,13 +38,13 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
         help="input resolution (vision) or sequence length (NLP); default: the architecture's",
     )
     p.add_argument("--tiny", action="store_true", help="the architecture's tiny variant")
-    p.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument(
         "--compile",
         nargs="?",
         const="default",
         default=None,
-        choices=COMPILE_CHOICES,
+        choices=COMPILE_MODES,
         metavar="MODE",
         help="torch.compile the model (mode; default 'default')",
     )
@@ -85,15 +84,15 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 def resolve_device_name(device: str) -> str:
     """'auto' -> 'cuda' where CUDA works, else 'cpu'; anything else is checked and normalised."""
-    from harness.devices import resolve_device
+    from harness.hardware.devices import resolve_device
 
     return str(resolve_device(device))
 
 
 def measurement_config(args: argparse.Namespace, architecture: str, **overrides):
     """A MeasurementConfig from the shared options (defaults filled per device)."""
-    from harness.records import MeasurementConfig
-    from harness.timing import DEFAULTS
+    from harness.pipeline.config import MeasurementConfig
+    from harness.timing.loop import DEFAULTS
 
     device = resolve_device_name(args.device)
     kind = device.split(":")[0]

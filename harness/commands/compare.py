@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.comparison import compare
+    from harness.analysis.comparison import compare
 
     result = compare(
         args.name,

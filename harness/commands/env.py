@@ -43,18 +43,9 @@ def _version(dist: str) -> str | None:
 def _energy_sources() -> dict[str, str]:
     """Which power readings exist here (what harness.energy can use), and why not."""
     out: dict[str, str] = {}
-    try:
-        import pynvml
+    from harness.hardware import nvml
 
-        pynvml.nvmlInit()
-        try:
-            out["nvml"] = f"available ({pynvml.nvmlDeviceGetCount()} GPU(s))"
-        finally:
-            pynvml.nvmlShutdown()
-    except ImportError:
-        out["nvml"] = "unavailable: nvidia-ml-py not installed"
-    except Exception as exc:
-        out["nvml"] = f"unavailable: {exc}"
+    out["nvml"] = nvml.availability()
     rapl = "/sys/class/powercap/intel-rapl:0/energy_uj"
     if not os.path.exists("/sys/class/powercap"):
         out["rapl"] = "unavailable: no /sys/class/powercap (VM or non-Linux)"
@@ -76,12 +67,9 @@ def collect() -> dict[str, Any]:
     import torch
 
     from harness import __version__
-    from harness.devices import (
-        PRECISIONS_WITH_PEAKS,
-        available_memory_bytes,
-        describe_device,
-        lookup_processor,
-    )
+    from harness.catalog.processors import lookup_processor
+    from harness.hardware.devices import available_memory_bytes, describe_device
+    from harness.vocab import PRECISIONS_WITH_PEAKS
 
     env: dict[str, Any] = {
         "harness": __version__,
@@ -92,7 +80,7 @@ def collect() -> dict[str, Any]:
         "cuda_available": torch.cuda.is_available(),
     }
     try:
-        from harness.records import git_state
+        from harness.hardware.environment import git_state
 
         env["git_commit"], env["git_dirty"] = git_state()
     except ImportError:

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.store import ResultStore
+    from harness.sweep.store import ResultStore
 
     with ResultStore(args.db, readonly=True) as db:
         path, n = db.export(args.out, args.format, status=args.status)

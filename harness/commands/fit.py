@@ -7,8 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from harness.benchmark_ids import BENCHMARKS
 from harness.errors import HarnessError
+from harness.vocab import BENCHMARKS
 
 NAME = "fit"
 HELP = "Fit the paper's scaling laws (performance on compute) and extrapolate to target errors."
@@ -62,7 +62,7 @@ def load_measured(path: str):
     """Measured rows from a CSV, Parquet, or SQLite file (a table or view with the columns)."""
     import pandas as pd
 
-    from harness.scaling import MEASURED_COLUMNS, measured_frame
+    from harness.analysis.scaling import MEASURED_COLUMNS, measured_frame
 
     p = Path(path)
     if not p.exists():
@@ -78,7 +78,7 @@ def load_measured(path: str):
             if records is None:
                 df = _read_sqlite(p, MEASURED_COLUMNS)
             else:
-                from harness.summary import measured_points
+                from harness.pipeline.summary import measured_points
 
                 points = measured_points(records)
                 if not points:
@@ -94,7 +94,7 @@ def load_measured(path: str):
 
 def _store_records(path: Path):
     """The ok records of a harness results database, or None for any other SQLite file."""
-    from harness.store import ResultStore
+    from harness.sweep.store import ResultStore
 
     try:
         with ResultStore(path, readonly=True) as store:
@@ -135,10 +135,7 @@ def _read_sqlite(path: Path, columns: tuple[str, ...]):
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from harness.console import format_table
-    from harness.conversions import PaperConversion
-    from harness.reference import load_published
-    from harness.scaling import (
+    from harness.analysis.scaling import (
         FIT_COLUMNS,
         FIT_HEADERS,
         MEASURES,
@@ -157,11 +154,14 @@ def run(args: argparse.Namespace) -> int:
         select_points,
         to_jsonable,
     )
+    from harness.catalog.published import load_published
+    from harness.console import format_table
+    from harness.cost.conversions import PaperConversion
 
     targets = [_parse_target(t) for t in args.target] if args.target else None
     published = load_published()
     if args.with_measured == "":  # the flag alone: the harness's own results database
-        from harness.store import default_db_path
+        from harness.sweep.store import default_db_path
 
         args.with_measured = str(default_db_path())
     measured = load_measured(args.with_measured) if args.with_measured else None

@@ -75,10 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.arch.loader import is_file_reference
+    from harness.arch.registry import resolve
     from harness.console import fmt_si, print_table
-    from harness.counting import count_flops
+    from harness.counting.count import count_flops
     from harness.errors import ConfigurationError
-    from harness.registry import is_file_reference, resolve
 
     if args.batch < 1:
         raise ConfigurationError(f"--batch must be at least 1, got {args.batch}")

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.registry import resolve
+    from harness.arch.registry import resolve
 
     arch = resolve(args.name)
     info = arch.summary()

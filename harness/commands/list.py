@@ -19,9 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.arch.registry import list_architectures
     from harness.console import print_table
     from harness.errors import ConfigurationError
-    from harness.registry import BENCHMARKS, list_architectures
+    from harness.vocab import BENCHMARKS
 
     if args.benchmark and args.benchmark not in BENCHMARKS:
         raise ConfigurationError(

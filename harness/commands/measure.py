@@ -15,7 +15,7 @@ HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="architecture name or path/to/file.py:name")
     p.add_argument(
-        "--suite", help="a suite: a name in benchmarks/suites (smoke, paper, zoo) or a TOML file"
+        "--suite", help="a suite: a name in harness/data/suites (smoke, paper, zoo) or a TOML file"
     )
     p.add_argument(
         "--default-suite",
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.errors import ConfigurationError
 
     if args.distributed or args.nproc_per_node:
-        from harness.distributed import run_distributed_command
+        from harness.launch.torchrun import run_distributed_command
 
         return run_distributed_command(args)
     if args.suite or args.default_suite:
@@ -70,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(args: argparse.Namespace) -> int:
     from harness.console import print_table
-    from harness.measure import measure_config
-    from harness.store import ResultStore
-    from harness.summary import figure_rows
+    from harness.pipeline.measure import measure_config
+    from harness.pipeline.summary import figure_rows
+    from harness.sweep.store import ResultStore
 
     config = measurement_config(args, args.name)
     print(f"measuring {config.label()} ...", file=sys.stderr)
@@ -116,8 +116,8 @@ def _print_notes(record) -> None:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from harness.paths import reports_dir
-    from harness.runner import run_sweep
-    from harness.suites import default_suite, load_suite
+    from harness.sweep.loop import run_sweep
+    from harness.sweep.suites import default_suite, load_suite
 
     suite_name = args.suite
     if args.default_suite:
@@ -128,7 +128,7 @@ def _run_suite(args: argparse.Namespace) -> int:
     result = run_sweep(jobs, args.db, force=args.force, log_dir=reports_dir() / "logs")
     print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
-        from harness.report import write_report
+        from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")

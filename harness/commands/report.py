@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report import write_report
+    from harness.present.report import write_report
 
     paths = write_report(args.db, args.out, include_published=not args.no_published)
     print(f"html:     {paths.html}")

@@ -46,8 +46,7 @@ def _sizes(text: str | None) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.console import format_table, progress
-    from harness.simulate import (
+    from harness.analysis.simulate import (
         CURVE_COLUMNS,
         CURVE_HEADERS,
         SimulationConfig,
@@ -55,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         curve_rows,
         plot,
     )
-    from harness.simulate import run as simulate
+    from harness.analysis.simulate import run as simulate
+    from harness.console import format_table, progress
 
     config = SimulationConfig(
         true_features=args.true_features,

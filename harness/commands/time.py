@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _count_train_flops(arch: Any, result: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Counted training-step FLOPs from harness.counting, or why there are none."""
     try:
-        from harness.counting import count_flops
+        from harness.counting.count import count_flops
     except ImportError:
         return None, "FLOP counting is not available (harness.counting not installed)"
     try:
@@ -47,10 +47,12 @@ def _count_train_flops(arch: Any, result: Any) -> tuple[dict[str, Any] | None, s
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.arch.loader import is_file_reference
+    from harness.arch.registry import resolve
     from harness.console import fmt_num, fmt_si, print_table
-    from harness.devices import describe_device, resolve_device
-    from harness.registry import is_file_reference, resolve
-    from harness.timing import time_training, utilisation
+    from harness.cost.utilisation import utilisation
+    from harness.hardware.devices import describe_device, resolve_device
+    from harness.timing.loop import time_training
 
     dev = resolve_device(args.device)  # a missing device fails before anything is built
     plain_seq = args.size if (is_file_reference(args.name) and args.vocab is not None) else None
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if why and not args.no_flops:
         notes.append(why)
-    from harness.measure import peak_figures
+    from harness.pipeline.measure import peak_figures
 
     peaks = peak_figures(str(dev), result.precision_used, result.threads, measure=not args.no_peak)
     sheet, measured = peaks["datasheet_flop_per_s"], peaks["measured_flop_per_s"]

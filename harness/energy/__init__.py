@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.catalog.grid import GridIntensity, grid_intensity
 from harness.energy.base import (
     DEFAULT_MIN_WINDOW_S,
-    ESTIMATED_TDP,
-    NVML_COUNTER,
-    NVML_SAMPLED,
-    PROVENANCES,
-    RAPL,
-    UNAVAILABLE,
     CompositeMonitor,
     EnergyMeasurement,
     EnergyMonitor,
@@ -43,11 +37,19 @@ from harness.energy.base import (
     counter_vs_samples,
 )
 from harness.energy.codecarbon_backend import CodecarbonMonitor
-from harness.energy.grid import GridIntensity, grid_intensity
 from harness.energy.nvml import NvmlSource
 from harness.energy.rapl import POWERCAP, RaplSource
 from harness.energy.replay import PowerTrace, ReplaySource, replay_monitor
 from harness.errors import ConfigurationError
+from harness.vocab import (
+    DEVICE_PATTERN,
+    ESTIMATED_TDP,
+    NVML_COUNTER,
+    NVML_SAMPLED,
+    PROVENANCES,
+    RAPL,
+    UNAVAILABLE,
+)
 
 __all__ = [
     "BACKENDS",
@@ -78,7 +80,6 @@ __all__ = [
 ]
 
 BACKENDS: tuple[str, ...] = ("nvml", "rapl", "codecarbon", "replay")
-_DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 
 
 def make_energy_monitor(
@@ -169,7 +170,7 @@ def make_energy_monitor(
 
 def _parse_device(device: Any) -> tuple[str, int]:
     text = str(device).strip().lower()
-    m = _DEVICE.match(text)
+    m = DEVICE_PATTERN.match(text)
     if not m:
         raise ConfigurationError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     kind, index = m.group(1), m.group(2)

@@ -22,16 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Provenance labels, strongest first (DESIGN.md, "Conventions that must not drift").
-NVML_COUNTER = "nvml-counter"  # NVML's cumulative energy counter (Volta and newer), differenced
-RAPL = "rapl"  # the CPU's RAPL energy counter, differenced
-NVML_SAMPLED = "nvml-sampled"  # NVML power samples integrated over time
-ESTIMATED_TDP = "estimated-tdp"  # a model (codecarbon: CPU load x TDP, fixed RAM power)
-UNAVAILABLE = "unavailable"
-PROVENANCES: tuple[str, ...] = (NVML_COUNTER, RAPL, NVML_SAMPLED, ESTIMATED_TDP, UNAVAILABLE)
+from harness.vocab import ESTIMATED_TDP, PROVENANCES, UNAVAILABLE
 
 # NVML's energy counter moves about every 100 ms; below ~1 s it is badly quantised
-# (shared/notes/MEASUREMENT.md, "Power and energy").
+# (Yang, Adamek & Armour 2024, arXiv:2312.02741).
 COUNTER_UPDATE_S = 0.1
 DEFAULT_MIN_WINDOW_S = 1.0
 

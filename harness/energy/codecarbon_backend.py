@@ -20,8 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.energy.base import (
-    ESTIMATED_TDP,
-    RAPL,
     EnergyMeasurement,
     EnergyMonitor,
     _check_new,
@@ -29,6 +27,7 @@ from harness.energy.base import (
     net_of_idle,
     weakest,
 )
+from harness.vocab import ESTIMATED_TDP, RAPL
 
 KWH_TO_J = 3.6e6
 _RAPL_MODES = {"intel_rapl"}

@@ -18,14 +18,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from harness.energy.base import (
-    NVML_COUNTER,
-    NVML_SAMPLED,
-    PowerSample,
-    PowerSource,
-    SourceError,
-    SourceUnavailable,
-)
+from harness.energy.base import PowerSample, PowerSource, SourceError, SourceUnavailable
+from harness.hardware.nvml import NvmlUnavailable, error_text, handle_for_cuda_index, load, text
+from harness.vocab import NVML_COUNTER, NVML_SAMPLED
 
 _VALUE_FIELDS = {
     0: "dVal",
@@ -46,22 +41,20 @@ class NvmlSource(PowerSource):
     def __init__(self, cuda_indices: Sequence[int] = (0,), *, nvml: ModuleType | Any = None):
         if nvml is None:
             try:
-                import pynvml as nvml
-            except ImportError:
-                raise SourceUnavailable(
-                    "nvidia-ml-py is not installed (pip install nvidia-ml-py): no GPU energy"
-                ) from None
+                nvml = load()
+            except NvmlUnavailable as exc:
+                raise SourceUnavailable(f"{exc}: no GPU energy") from None
         self.nvml = nvml
         try:
             nvml.nvmlInit()
         except Exception as exc:
             raise SourceUnavailable(
-                f"NVML could not start ({_err(exc)}): no NVIDIA driver or GPU"
+                f"NVML could not start ({error_text(exc)}): no NVIDIA driver or GPU"
             ) from None
         try:
             count = nvml.nvmlDeviceGetCount()
         except Exception as exc:
-            raise SourceUnavailable(f"NVML lists no GPUs ({_err(exc)})") from None
+            raise SourceUnavailable(f"NVML lists no GPUs ({error_text(exc)})") from None
         self._handles: dict[str, Any] = {}
         self._counter: dict[str, bool] = {}
         self._instant: dict[str, bool] = {}
@@ -72,10 +65,10 @@ class NvmlSource(PowerSource):
                 raise SourceUnavailable(f"cuda:{i} requested but NVML sees {count} GPU(s)")
             dev = f"cuda:{i}"
             try:
-                h = _handle(nvml, i)
-                self.names[dev] = _text(nvml.nvmlDeviceGetName(h))
+                h = handle_for_cuda_index(nvml, i)
+                self.names[dev] = text(nvml.nvmlDeviceGetName(h))
             except Exception as exc:
-                raise SourceUnavailable(f"NVML cannot open {dev} ({_err(exc)})") from None
+                raise SourceUnavailable(f"NVML cannot open {dev} ({error_text(exc)})") from None
             self._handles[dev] = h
             self._counter[dev] = _works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
             self._instant[dev] = _works(lambda h=h: self._instant_mw(h))
@@ -126,19 +119,6 @@ class NvmlSource(PowerSource):
             self.nvml.nvmlShutdown()
 
 
-def _handle(nvml: Any, cuda_index: int) -> Any:
-    """NVML numbers GPUs ignoring CUDA_VISIBLE_DEVICES: match by PCI bus id when CUDA is up."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        try:
-            p = torch.cuda.get_device_properties(cuda_index)
-            bus = f"{p.pci_domain_id:08x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}.0"
-            return nvml.nvmlDeviceGetHandleByPciBusId(bus)
-        except Exception:
-            pass
-    return nvml.nvmlDeviceGetHandleByIndex(cuda_index)
-
-
 def _works(fn: Any) -> bool:
     try:
         fn()
@@ -152,14 +132,3 @@ def _maybe(fn: Any) -> float | None:
         return float(fn())
     except Exception:
         return None
-
-
-def _text(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
-def _err(exc: BaseException) -> str:
-    try:
-        return str(exc) or type(exc).__name__
-    except Exception:  # NVMLError.__str__ needs the library it failed to find
-        return type(exc).__name__

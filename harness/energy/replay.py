@@ -22,9 +22,6 @@ from pathlib import Path
 
 from harness.energy.base import (
     DEFAULT_MIN_WINDOW_S,
-    NVML_COUNTER,
-    NVML_SAMPLED,
-    RAPL,
     PowerSample,
     PowerSource,
     RealClock,
@@ -34,6 +31,7 @@ from harness.energy.base import (
     accumulate_counter,
 )
 from harness.errors import ConfigurationError
+from harness.vocab import NVML_COUNTER, NVML_SAMPLED, RAPL
 
 _PROVENANCE = {"nvml": (NVML_COUNTER, NVML_SAMPLED), "rapl": (RAPL, None)}
 _EXTRAS = ("sm_clock_mhz", "temperature_c", "utilization_pct")

@@ -1,0 +1,188 @@
+"""Architectures from outside the zoo: `path/to/file.py:name`, and plain `nn.Module` factories."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.arch.spec import Architecture, Batch, OptimizerSpec, _rand, _randint
+from harness.errors import ArchitectureLoadError
+
+
+def is_file_reference(spec: str) -> bool:
+    path, sep, attr = spec.rpartition(":")
+    return bool(sep) and path.endswith(".py") and bool(attr)
+
+
+def load_file_reference(
+    spec: str,
+    *,
+    input_shape: Sequence[int] | None = None,
+    seq_len: int | None = None,
+    vocab: int | None = None,
+) -> Architecture:
+    path_str, _, attr = spec.rpartition(":")
+    path = Path(path_str).expanduser()
+    if not path.is_file():
+        raise ArchitectureLoadError(f"{spec}: file {path} does not exist")
+    module_name = f"harness_user_{abs(hash(str(path.resolve())))}"
+    module = sys.modules.get(module_name) or _imported_module_at(path)
+    if module is None:
+        mspec = importlib.util.spec_from_file_location(module_name, path)
+        if mspec is None or mspec.loader is None:
+            raise ArchitectureLoadError(f"{spec}: {path} is not an importable Python file")
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[module_name] = module
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise ArchitectureLoadError(
+                f"{spec}: importing {path} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    if not hasattr(module, attr):
+        names = [n for n in vars(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attr, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ArchitectureLoadError(f"{spec}: {path} has no attribute {attr!r}{hint}")
+    obj = getattr(module, attr)
+    if isinstance(obj, Architecture):
+        return replace(obj, source=str(path))
+    if not callable(obj):
+        raise ArchitectureLoadError(
+            f"{spec}: {attr!r} is a {type(obj).__name__}, not an Architecture or a function "
+            "returning an nn.Module"
+        )
+    return architecture_from_module_factory(
+        obj,
+        name=f"{path.stem}:{attr}",
+        input_shape=input_shape,
+        seq_len=seq_len,
+        vocab=vocab,
+        source=str(path),
+    )
+
+
+def _imported_module_at(path: Path) -> Any:
+    """A module already imported from `path` (a zoo file named by path), so it runs once."""
+    target = path.resolve()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f and f.endswith(".py") and Path(f).resolve() == target:
+            return mod
+    return None
+
+
+def architecture_from_module_factory(
+    factory: Callable[[], nn.Module],
+    *,
+    name: str,
+    input_shape: Sequence[int] | None = None,
+    seq_len: int | None = None,
+    vocab: int | None = None,
+    source: str = "",
+) -> Architecture:
+    """Wrap a plain `() -> nn.Module` in an Architecture with a generic batch and loss.
+
+    The loss is cross-entropy when the output looks like class logits (N, C) or token logits
+    (N, L, V) against random targets, and the mean square of the output otherwise; the
+    optimizer is SGD (momentum 0.9). Both are stated in the record's `loss` and `optimizer`.
+    """
+    if input_shape is None and seq_len is None:
+        raise ArchitectureLoadError(
+            f"{name}: a plain function needs --input-shape N,C,H,W (float input) or "
+            "--seq-len L --vocab V (token ids) to make its example batch"
+        )
+    if seq_len is not None and vocab is None:
+        raise ArchitectureLoadError(f"{name}: --seq-len needs --vocab V (the token-id range)")
+
+    def checked_build() -> nn.Module:
+        try:
+            model = factory()
+        except Exception as exc:
+            raise ArchitectureLoadError(
+                f"{name}: calling the factory failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(model, nn.Module):
+            raise ArchitectureLoadError(
+                f"{name}: the factory returned a {type(model).__name__}, not an nn.Module"
+            )
+        return model
+
+    if input_shape is not None:
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) < 2 or any(s < 1 for s in shape):
+            raise ArchitectureLoadError(f"{name}: --input-shape must be N,... with positive sizes")
+        default_size = shape[-1]
+
+        def factory_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
+            x = _rand((batch_size, *shape[1:]), dtype, device, generator)
+            return Batch(args=(x,), kwargs={}, targets=None, size=batch_size)
+
+        size_kind = "resolution"
+    else:
+        default_size = int(seq_len)  # type: ignore[arg-type]
+        v = int(vocab)  # type: ignore[arg-type]
+
+        def factory_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
+            ids = _randint(v, (batch_size, size), device, generator)
+            return Batch(args=(ids,), kwargs={}, targets=None, size=batch_size)
+
+        size_kind = "seq_len"
+
+    def generic_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+        out = model(*batch.args, **batch.kwargs)
+        out = _first_tensor(out)
+        if out.is_floating_point() and out.dim() in (2, 3) and out.shape[-1] > 1:
+            gen = torch.Generator(device="cpu").manual_seed(0)
+            classes = out.shape[-1]
+            tgt = torch.randint(0, classes, out.shape[:-1], generator=gen).to(out.device)
+            return nn.functional.cross_entropy(out.reshape(-1, classes).float(), tgt.reshape(-1))
+        return out.float().pow(2).mean()
+
+    return Architecture(
+        name=name,
+        domain="custom",
+        task="custom",
+        benchmark=None,
+        year=None,
+        builder=checked_build,
+        tiny_builder=checked_build,
+        batch_factory=factory_batch,
+        loss_fn=generic_loss,
+        loss_name="cross-entropy on logits, else mean square (generic)",
+        optimizer=OptimizerSpec("sgd", 0.1, {"momentum": 0.9}, citation="harness default"),
+        size_kind=size_kind,
+        default_size=default_size,
+        tiny_size=default_size,
+        source=source,
+        description="user-supplied nn.Module factory",
+    )
+
+
+def _first_tensor(out: Any) -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, Mapping):
+        for key in ("logits", "loss", "out"):
+            if key in out and isinstance(out[key], torch.Tensor):
+                return out[key]
+        out = list(out.values())
+    if hasattr(out, "logits") and isinstance(out.logits, torch.Tensor):
+        return out.logits
+    if isinstance(out, (list, tuple)):
+        for o in out:
+            try:
+                return _first_tensor(o)
+            except TypeError:
+                continue
+    raise TypeError(f"model output of type {type(out).__name__} holds no tensor")

@@ -1,0 +1,132 @@
+"""Carbon intensity of the electricity grid, by country or as a number.
+
+Countries come from the table codecarbon ships (data/private_infra/global_energy_mix.json:
+each country's generation mix and its carbon intensity in gCO2e/kWh, with the data year), read
+directly so codecarbon's tracker is not started just to look a number up. An unknown code is a
+one-line error, because codecarbon itself silently falls back to a world average.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.cost.conversions import LBS_PER_KG, STRUBELL_LBS_PER_KWH, EnergyConversion
+from harness.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class GridIntensity:
+    """kg CO2e per kWh drawn from the grid, and where that number came from."""
+
+    kg_co2_per_kwh: float
+    region: str  # ISO 3166-1 alpha-3 code, or "custom"
+    source: str
+    year: int | None = None
+
+    @property
+    def g_co2_per_kwh(self) -> float:
+        return self.kg_co2_per_kwh * 1e3
+
+    @property
+    def lbs_co2_per_kwh(self) -> float:
+        return self.kg_co2_per_kwh * LBS_PER_KG
+
+    def conversion(
+        self, *, pue: float = 1.0, usd_per_device_hour: float = 2.0, price_source: str = ""
+    ) -> EnergyConversion:
+        return EnergyConversion(
+            pue=pue,
+            kg_co2_per_kwh=self.kg_co2_per_kwh,
+            usd_per_device_hour=usd_per_device_hour,
+            intensity_source=self.source,
+            price_source=price_source or f"${usd_per_device_hour:g} per device-hour (configurable)",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kg_co2_per_kwh": self.kg_co2_per_kwh,
+            "region": self.region,
+            "source": self.source,
+            "year": self.year,
+        }
+
+
+# Strubell et al. (2019), Sec. 2: U.S. average 0.954 lbs CO2e per kWh (EPA).
+STRUBELL_US = GridIntensity(
+    kg_co2_per_kwh=STRUBELL_LBS_PER_KWH / LBS_PER_KG,
+    region="USA",
+    source="U.S. average 0.954 lbs CO2e/kWh (Strubell et al. 2019, arXiv:1906.02243, Sec. 2, citing EPA)",
+    year=2018,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _energy_mix() -> dict[str, dict[str, Any]]:
+    spec = importlib.util.find_spec("codecarbon")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigurationError(
+            "codecarbon is not installed, so there is no country carbon table; "
+            "install codecarbon or give the carbon intensity as a number (kg CO2e/kWh)"
+        )
+    path = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "data/private_infra/global_energy_mix.json"
+    )
+    with open(path) as f:
+        return json.load(f)
+
+
+def known_countries() -> list[str]:
+    """ISO 3166-1 alpha-3 codes in codecarbon's table."""
+    return sorted(_energy_mix())
+
+
+def grid_intensity(country: str | float | GridIntensity = "USA") -> GridIntensity:
+    """A country's grid intensity from codecarbon's table, or a number taken as kg CO2e/kWh."""
+    if isinstance(country, GridIntensity):
+        return country
+    if isinstance(country, (int, float)):
+        if not 0 <= country < 5:
+            raise ConfigurationError(
+                f"carbon intensity {country!r} kg CO2e/kWh is out of range (grids run 0 to ~1.1)"
+            )
+        return GridIntensity(float(country), "custom", "given by the user", None)
+    code = str(country).strip().upper()
+    table = _energy_mix()
+    row = table.get(code)
+    if row is None or row.get("carbon_intensity") is None:
+        hint = ""
+        if len(code) == 2:
+            hint = "; use the three-letter code (USA, not US)"
+        else:
+            names = [
+                k
+                for k, v in table.items()
+                if code.lower() in str(v.get("country_name", "")).lower()
+            ]
+            if names:
+                hint = f"; did you mean {', '.join(names[:3])}?"
+        raise ConfigurationError(
+            f"unknown country code {country!r} for grid carbon intensity{hint} "
+            f"(ISO 3166-1 alpha-3, one of {len(table)} in codecarbon's table), "
+            "or give the intensity as a number in kg CO2e/kWh"
+        )
+    try:
+        version = metadata.version("codecarbon")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    return GridIntensity(
+        kg_co2_per_kwh=float(row["carbon_intensity"]) / 1e3,
+        region=code,
+        source=(
+            f"{row.get('country_name', code)} {row.get('year', '')} grid mix, "
+            f"{row['carbon_intensity']:g} gCO2e/kWh (codecarbon {version}, global_energy_mix.json)"
+        ),
+        year=row.get("year"),
+    )

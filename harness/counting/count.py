@@ -1,0 +1,163 @@
+"""FLOP counting: exact per-pass and training-step counts, on meta tensors, with no silent zeros.
+
+A `TorchDispatchMode` sees every ATen call of a forward pass, a backward pass and an optimizer
+step, and costs it with the formulas of `harness.counting.formulas` (matmul-class MACs, and other
+FLOPs in their own column). Models are built under `torch.device("meta")`, so counting costs
+no memory and no arithmetic for any size of model. A model whose forward cannot run on meta
+tensors (`.item()`, data-dependent shapes) is retried on fake tensors (`FakeTensorMode`, CPU
+semantics, still no memory), then on real CPU tensors; the record says which (`method`).
+
+Operators that ran but have no formula are listed with their call counts (`uncounted`);
+`strict=True` turns them into an error. Nothing is assumed: backward and optimizer work are
+counted, not taken as multiples of the forward.
+
+Per-module attribution uses global module hooks in the forward and multi-gradient hooks in the
+backward (the mechanism of `torch.utils.module_tracker`); a module's count includes its
+children, and a module called several times (shared layers) adds up its calls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from harness.arch.registry import resolve
+from harness.arch.spec import Architecture
+from harness.counting.fvcore_check import fvcore_forward_macs
+from harness.counting.methods import _MethodFailed, _Run, _run_method
+from harness.counting.record import (
+    DEFAULT_FVCORE_MAX_PARAMS,
+    DEFAULT_REAL_MAX_PARAMS,
+    METHODS,
+    PHASES,
+    CountingError,
+    FlopCount,
+)
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+def count_flops(
+    arch: Architecture | str,
+    *,
+    batch_size: int = 1,
+    size: int | None = None,
+    tiny: bool = False,
+    train: bool = False,
+    causal_half: bool = False,
+    attention_recompute: bool = False,
+    strict: bool = False,
+    fvcore: bool = False,
+    fvcore_max_params: int | None = DEFAULT_FVCORE_MAX_PARAMS,
+    methods: tuple[str, ...] = METHODS,
+    real_max_params: int = DEFAULT_REAL_MAX_PARAMS,
+) -> FlopCount:
+    """Count one architecture: its inference pass, and with `train` one training step.
+
+    Tries `methods` in order (meta, fake, real CPU) and records the first that works. Raises
+    CountingError naming the architecture and the failing operator when none does, and, with
+    `strict`, when any operator ran without a formula.
+    """
+    arch = resolve(arch) if isinstance(arch, str) else arch
+    if batch_size < 1:
+        raise CountingError(f"batch size must be at least 1, got {batch_size}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise CountingError(f"unknown counting method(s) {unknown}; use {', '.join(METHODS)}")
+    t0 = time.perf_counter()
+    failures: list[_MethodFailed] = []
+    run: _Run | None = None
+    method = methods[0]
+    for method in methods:
+        try:
+            run = _run_method(
+                arch,
+                method,
+                batch_size=batch_size,
+                size=size,
+                tiny=tiny,
+                train=train,
+                causal_half=causal_half,
+                attention_recompute=attention_recompute,
+                real_max_params=real_max_params,
+            )
+            break
+        except _MethodFailed as exc:
+            failures.append(exc)
+    if run is None:
+        last = failures[-1]
+        ops = [f.op for f in failures if f.op]
+        op = f"; failing operator: {ops[-1]}" if ops else ""
+        raise CountingError(
+            f"{arch.name}: counting failed on {', '.join(f.method for f in failures)} tensors{op} "
+            f"({last})"
+        ) from last.exc
+    c = run.counter
+    if c.uncounted and strict:
+        ops = ", ".join(f"{k} ({v} calls)" for k, v in c.uncounted.most_common())
+        raise CountingError(f"{arch.name}: operators without a FLOP formula ran: {ops}")
+    inference = c.total_macs("inference")
+    fwd_macs = c.total_macs("forward") if train else inference
+    bwd = 2 * c.total_macs("backward") if train else None
+    opt = run.optimizer_flops if train else None
+    step = 2 * fwd_macs + bwd + opt if train else None  # type: ignore[operator]
+    notes = list(run.notes)
+    notes += [f"{k} ({v} calls)" for k, v in c.notes.items()]
+    notes += [
+        f"formula for {k} could not read its arguments: {v}" for k, v in c.formula_errors.items()
+    ]
+    if run.batch.size != batch_size:
+        notes.append(f"the batch factory made {run.batch.size} examples")
+    causal_calls = c.causal_calls["inference"] or sum(
+        v for k, v in c.tags.items() if k.startswith("inference:")
+    )
+    fv_macs, fv_note = (None, None)
+    if fvcore:
+        fv_macs, fv_note = fvcore_forward_macs(
+            arch, size=size, tiny=tiny, max_params=fvcore_max_params
+        )
+    phases = [p for p in PHASES if p in c.macs or p in c.other]
+    return FlopCount(
+        architecture=arch.name,
+        batch_size=run.batch.size,
+        size=size if size is not None else (arch.tiny_size if tiny else arch.default_size),
+        size_kind=arch.size_kind,
+        tiny=tiny,
+        train=train,
+        method=method,
+        params=run.params,
+        trainable_params=run.trainable,
+        forward_macs=inference,
+        forward_macs_per_example=inference / run.batch.size,
+        forward_flops=2 * fwd_macs,
+        backward_flops=bwd,
+        optimizer_flops=opt,
+        train_step_flops=step,
+        other_flops={p: c.total_other(p) for p in phases},
+        by_op={p: c.by_op(p) for p in phases if c.macs.get(p)},
+        by_module={p: c.by_module(p) for p in phases if c.module_macs.get(p)},
+        uncounted=dict(c.uncounted.most_common()),
+        causal="half" if causal_half else "full",
+        causal_attention_calls=causal_calls,
+        attention_backward="with-recompute" if attention_recompute else "algorithmic",
+        optimizer=_describe_optimizer(arch),
+        fvcore_forward_macs_per_example=fv_macs,
+        fvcore_note=fv_note,
+        detection=run.detection,
+        fallbacks=tuple(str(f) for f in failures),
+        notes=tuple(notes),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _describe_optimizer(arch: Architecture) -> str:
+    o = arch.optimizer
+    opts = " ".join(f"{k}={v}" for k, v in o.options.items())
+    return f"{o.name} lr={o.lr:g}" + (f" {opts}" if opts else "")
+
+
+def relative_error(value: float, reference: float) -> float:
+    """|value - reference| / reference (inf for a zero reference)."""
+    return abs(value - reference) / reference if reference else math.inf

@@ -1,0 +1,142 @@
+"""Peak computation rates: the datasheet's for a device, and a measured matmul peak."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from harness.catalog.processors import lookup_processor
+from harness.errors import ConfigurationError
+from harness.hardware.devices import DeviceInfo, cpu_identity, resolve_device
+from harness.hardware.precision import MATMUL_DTYPES, check_precision_name
+
+
+def datasheet_peak(info: DeviceInfo, precision: str) -> float | None:
+    """Dense datasheet peak of one device at `precision` (FLOP/s); None on CPU or unknown GPUs."""
+    if info.kind != "cuda":
+        return None
+    spec = lookup_processor(info.name)
+    return spec.peak_flop_per_s(precision) if spec else None
+
+
+# --------------------------------------------------------------------------------------------
+# Measured matmul peak
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatmulPeak:
+    """Median rate of n x n x n matmuls: 2 n^3 FLOPs each."""
+
+    device: str
+    dtype: str
+    tf32: bool
+    n: int
+    samples_s: tuple[float, ...]
+    median_s: float
+    flop_per_s: float
+    threads: int | None
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["samples_s"] = list(self.samples_s)
+        return d
+
+
+def measure_matmul_peak(
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | str = torch.float32,
+    *,
+    tf32: bool = False,
+    n: int | None = None,
+    repeats: int | None = None,
+    warmup: int | None = None,
+    threads: int | None = None,
+    cpu_budget_s: float = 3.0,
+) -> MatmulPeak:
+    """Time large square matmuls after a warm-up and return the median rate.
+
+    Defaults: n=8192, 5 warm-up and 20 timed on CUDA (CUDA events, one synchronise); on CPU
+    (perf_counter; `threads` or the current torch thread count) n=1024 for float32 and 512 for
+    16-bit types (often emulated, far slower), 2 warm-up and up to 10 timed, stopping after
+    `cpu_budget_s` once 3 are in.
+    """
+    dev = resolve_device(device)
+    dt = MATMUL_DTYPES[check_precision_name(dtype)] if isinstance(dtype, str) else dtype
+    cuda = dev.type == "cuda"
+    if n is None:
+        n = 8192 if cuda else (1024 if dt.itemsize >= 4 else 512)
+    repeats = (20 if cuda else 10) if repeats is None else repeats
+    warmup = (5 if cuda else 2) if warmup is None else warmup
+    if n < 1 or repeats < 1:
+        raise ConfigurationError("matmul size and repeats must be at least 1")
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=gen).to(dev, dt)
+    b = torch.randn(n, n, generator=gen).to(dev, dt)
+    samples: list[float] = []
+    if cuda:
+        saved = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        try:
+            with torch.cuda.device(dev):
+                for _ in range(warmup):
+                    torch.mm(a, b)
+                events = [torch.cuda.Event(enable_timing=True) for _ in range(repeats + 1)]
+                torch.cuda.synchronize(dev)
+                events[0].record()
+                for i in range(repeats):
+                    torch.mm(a, b)
+                    events[i + 1].record()
+                torch.cuda.synchronize(dev)
+                samples = [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = saved
+        where = torch.cuda.get_device_name(dev)
+        threads = None
+    else:
+        before = torch.get_num_threads()
+        if threads is not None:
+            if threads < 1:
+                raise ConfigurationError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(threads)
+        try:
+            for _ in range(warmup):
+                torch.mm(a, b)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                torch.mm(a, b)
+                samples.append(time.perf_counter() - t0)
+                if len(samples) >= 3 and time.perf_counter() - start > cpu_budget_s:
+                    break
+            threads = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(before)
+        where = cpu_identity()[0] or "CPU"
+    med = statistics.median(samples)
+    dtype_name = str(dt).removeprefix("torch.")
+    mode = " with TF32" if tf32 and cuda else ""
+    thread_note = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    return MatmulPeak(
+        device=str(dev),
+        dtype=dtype_name,
+        tf32=bool(tf32 and cuda),
+        n=n,
+        samples_s=tuple(samples),
+        median_s=med,
+        flop_per_s=2.0 * n**3 / med,
+        threads=threads,
+        source=f"measured here: median of {len(samples)} {n}x{n} {dtype_name} matmuls{mode} "
+        f"on {where}{thread_note}",
+    )
+
+
+def measure_peak_for_precision(device: str | torch.device, precision: str, **kw: Any) -> MatmulPeak:
+    """The matmul peak in the arithmetic a step at `precision` uses (tf32: float32 + TF32)."""
+    p = check_precision_name(precision)
+    return measure_matmul_peak(device, MATMUL_DTYPES[p], tf32=(p == "tf32"), **kw)

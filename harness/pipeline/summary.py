@@ -1,0 +1,153 @@
+"""The headline figures of a measurement record, flat and labelled, for tables and reports.
+
+Every energy-derived figure travels with its provenance; every projected figure with its basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.pipeline.record import Measurement
+
+
+def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(p)  # type: ignore[assignment]
+    return d
+
+
+def headline(record: Measurement) -> dict[str, Any]:
+    """One flat dict of the figures a user compares across architectures (None where unknown)."""
+    c, t, b, e, a = record.counts, record.timing, record.burden, record.energy, record.architecture
+    batch = t.get("batch_size") or record.config.get("batch_size")
+    median = t.get("median_s")
+    energy_step = b.get("energy_per_step_j")
+    return {
+        "architecture": record.config.get("architecture"),
+        "status": record.status,
+        "benchmark": a.get("benchmark"),
+        "tiny": record.config.get("tiny"),
+        "device": _get(t, "peak", "device_name") or record.config.get("device"),
+        "precision": t.get("precision_used") or record.config.get("precision"),
+        "batch": batch,
+        "params_m": c.get("params") / 1e6 if c.get("params") else None,
+        "gmacs_per_pass": c.get("forward_gmacs_per_example"),
+        "train_step_gflops": c.get("train_step_flops") / 1e9 if c.get("train_step_flops") else None,
+        "bwd_fwd": c.get("backward_forward_ratio"),
+        "step_ms": median * 1e3 if median else None,
+        "iqr_pct": 100 * t["iqr_s"] / median if median and t.get("iqr_s") is not None else None,
+        "noisy": t.get("noisy"),
+        "samples_per_s": t.get("samples_per_s"),
+        "achieved_tflop_per_s": _scale(_get(t, "utilisation", "achieved_flop_per_s"), 1e-12),
+        "mfu_pct": _scale(_get(t, "utilisation", "mfu"), 100),
+        "mfu_measured_pct": _scale(_get(t, "utilisation", "mfu_measured"), 100),
+        "energy_per_example_j": b.get("energy_per_example_j"),
+        "energy_per_step_j": energy_step,
+        "energy_provenance": b.get("energy_provenance") or e.get("provenance"),
+        "burden_per_run_gflop": _scale(b.get("burden_per_run_flop"), 1e-9),
+        "run_hours": _scale(b.get("run_time_s"), 1 / 3600),
+        "co2_kg_per_run": b.get("co2_kg_per_run"),
+        "paper_co2_lbs_per_run": b.get("paper_co2_lbs_per_run"),
+        "usd_per_run": b.get("usd_per_run"),
+        "paper_usd_low_per_run": b.get("paper_usd_low_per_run"),
+        "paper_usd_high_per_run": b.get("paper_usd_high_per_run"),
+        "reference_metric": a.get("reference_metric"),
+        "reference_value": a.get("reference_value"),
+        "error": record.error,
+    }
+
+
+def _scale(x: Any, factor: float) -> float | None:
+    return x * factor if isinstance(x, (int, float)) else None
+
+
+# (key, label, unit) in the order a person reads a measurement.
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("params_m", "parameters", "M"),
+    ("gmacs_per_pass", "per-pass compute", "GMACs / example"),
+    ("train_step_gflops", "training-step compute", "GFLOP / batch (counted)"),
+    ("bwd_fwd", "backward / forward", "ratio (counted)"),
+    ("step_ms", "median step", "ms"),
+    ("iqr_pct", "IQR", "% of median"),
+    ("samples_per_s", "throughput", "examples / s"),
+    ("achieved_tflop_per_s", "achieved", "TFLOP/s"),
+    ("mfu_pct", "MFU (datasheet peak)", "%"),
+    ("mfu_measured_pct", "MFU (measured matmul peak)", "%"),
+    ("energy_per_step_j", "energy per step", "J"),
+    ("energy_per_example_j", "energy per example", "J"),
+    ("burden_per_run_gflop", "hardware burden, projected run", "GFLOP"),
+    ("run_hours", "projected run time", "device-hours / processor"),
+    ("co2_kg_per_run", "CO2e per run (energy route)", "kg"),
+    ("paper_co2_lbs_per_run", "CO2e per run (paper's conversion)", "lbs"),
+    ("usd_per_run", "cost per run (device-hours x price)", "USD"),
+    ("paper_usd_low_per_run", "cost per run (paper, low)", "USD"),
+    ("paper_usd_high_per_run", "cost per run (paper, high)", "USD"),
+)
+
+
+def figure_rows(record: Measurement) -> list[dict[str, Any]]:
+    """figure / value / unit rows for one record."""
+    h = headline(record)
+    rows = []
+    for key, label, unit in FIGURES:
+        unit_text = unit
+        if key.startswith("energy") or key == "co2_kg_per_run":
+            unit_text = f"{unit} [{h['energy_provenance'] or 'unavailable'}]"
+        rows.append({"figure": label, "value": h[key], "unit": unit_text})
+    return rows
+
+
+def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
+    """One row per figure, one column per architecture (what `harness compare` prints)."""
+    heads = [headline(r) for r in records]
+    names = [_column_name(h) for h in heads]
+    rows = []
+    for key, label, unit in (("reference_value", "reference metric", "%"), *FIGURES):
+        row: dict[str, Any] = {"figure": label, "unit": unit}
+        for n, h in zip(names, heads, strict=True):
+            row[n] = h[key]
+        rows.append(row)
+    prov = {"figure": "energy provenance", "unit": ""}
+    for n, h in zip(names, heads, strict=True):
+        prov[n] = h["energy_provenance"]
+    rows.append(prov)
+    return rows
+
+
+def _column_name(h: Mapping[str, Any]) -> str:
+    name = str(h["architecture"])
+    if len(name) > 28 and ":" in name:
+        name = name.rsplit("/", 1)[-1]
+    return name + (" (tiny)" if h.get("tiny") else "")
+
+
+def measured_point(record: Measurement) -> dict[str, Any] | None:
+    """A record as a point for the paper's regression, or None when it cannot be one.
+
+    Error comes from the architecture's reference metric (published, or claimed with
+    `harness compare --metric`); per-pass compute is counted (2 x forward MACs per example);
+    burden is the measured step projected to the published recipe. Tiny variants and failed
+    rows are not points: their compute is not the published network's.
+    """
+    a = record.architecture
+    value = a.get("reference_value")
+    if not record.ok or record.config.get("tiny") or value is None or not a.get("benchmark"):
+        return None
+    macs = record.counts.get("forward_macs_per_example")
+    return {
+        "benchmark": a["benchmark"],
+        "model": a.get("name") or record.config.get("architecture"),
+        "year": a.get("year"),
+        "error": 1.0 - float(value) / 100.0,
+        "per_pass_flops": 2.0 * float(macs) if macs else None,
+        "burden_flops": record.burden.get("burden_per_run_flop"),
+        "citation": f"measured by the harness ({_get(record.timing, 'peak', 'device_name') or record.config.get('device')}); "
+        f"error from {a.get('reference_citation') or 'the reference metric'}",
+    }
+
+
+def measured_points(records: list[Measurement]) -> list[dict[str, Any]]:
+    return [p for p in (measured_point(r) for r in records) if p is not None]

@@ -1,0 +1,273 @@
+"""Sweeps: every measurement in its own process, every outcome a row, resumable.
+
+The parent only orchestrates and records. Each configuration runs in a fresh worker process
+(`python -m harness.launch.process --worker TARGET FD PARENT_PID`) in its own process group: the
+config goes in on stdin as JSON; progress phases and the finished record come back as JSON
+lines on a dedicated pipe (so whatever the model prints cannot corrupt them); the worker's
+own stdout and stderr go to a log. A crash (non-zero exit, a signal such as SIGSEGV or the
+out-of-memory killer's SIGKILL), a hang (the timeout kills the whole group) or an exception
+costs one row with its status and a one-line error, never the sweep.
+
+Resumption: a configuration whose key already has an "ok" row is skipped (`force` redoes it);
+rows are written by the parent one transaction per measurement, so a sweep killed at any
+moment keeps every finished row and the next run does the rest. A worker dies with its parent.
+Ctrl-C (or SIGTERM) kills the running worker, records it as "interrupted", and stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import one_line
+from harness.hardware.environment import capture_environment
+from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_job
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
+from harness.sweep.store import ResultStore
+from harness.vocab import STATUSES
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep did: this run's records, what it skipped, whether it was interrupted."""
+
+    db_path: Path
+    total: int  # distinct configurations in the sweep
+    skipped: int  # already done (status "ok") before or during this run
+    records: tuple[Measurement, ...] = field(default_factory=tuple)
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records if r.status == status)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.records if r.status != "ok")
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
+        ran = ", ".join(parts) if parts else "nothing run"
+        text = f"{self.total} configurations: {ran}, {self.skipped} already done; results in {self.db_path}"
+        if self.interrupted:
+            text += "; interrupted: rerun the same command to resume"
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep (parent side)
+# --------------------------------------------------------------------------------------------
+
+
+def run_sweep(
+    jobs: Iterable[Job | MeasurementConfig],
+    store: ResultStore | str | os.PathLike[str] | None = None,
+    *,
+    target: str = DEFAULT_TARGET,
+    force: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    log_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Run every job not yet done, each in its own worker, saving each record as it finishes.
+
+    `store` is a ResultStore or a database path (default `reports/results.sqlite`).
+    `target` is the `module:function` (or `file.py:function`) a worker calls as
+    `function(config, phase=callback) -> Measurement`. Bare configs get `timeout_s`.
+    `log_dir` keeps each worker's output as `<architecture>-<key>.log` (default: discarded
+    after its last lines are read for the error message). `progress` None shows a bar when
+    stderr is a terminal. `echo` receives the one-line messages (default: stderr).
+    """
+    say = echo or _stderr
+    own_store = not isinstance(store, ResultStore)
+    db = ResultStore(store) if own_store else store  # type: ignore[arg-type]
+    try:
+        keyed: list[tuple[str, Job]] = []
+        seen: set[str] = set()
+        for j in jobs:
+            job = j if isinstance(j, Job) else Job(j, timeout_s)
+            key = job.config.key()
+            if key not in seen:
+                seen.add(key)
+                keyed.append((key, job))
+        done = set() if force else db.done_keys()
+        todo = [(k, j) for k, j in keyed if k not in done]
+        skipped = len(keyed) - len(todo)
+        if skipped:
+            say(
+                f"{skipped} of {len(keyed)} configurations already measured in {db.path} "
+                "(skipped; --force measures them again)"
+            )
+        records, interrupted, skipped = _run_all(
+            todo,
+            db,
+            target=target,
+            force=force,
+            log_dir=log_dir,
+            progress=progress,
+            say=say,
+            skipped=skipped,
+        )
+        result = SweepResult(db.path, len(keyed), skipped, tuple(records), interrupted)
+        if interrupted:
+            saved = db.count("ok")
+            say(
+                f"interrupted: {saved} finished measurements are kept in {db.path}; "
+                "rerun the same command to resume"
+            )
+        return result
+    finally:
+        if own_store:
+            db.close()
+
+
+def _run_all(
+    todo: list[tuple[str, Job]],
+    db: ResultStore,
+    *,
+    target: str,
+    force: bool,
+    log_dir: str | os.PathLike[str] | None,
+    progress: bool | None,
+    say: Callable[[str], None],
+    skipped: int,
+) -> tuple[list[Measurement], bool, int]:
+    from harness.console import progress as progress_bar
+
+    n = len(todo)
+    bar_kwargs: dict[str, Any] = {"total": n, "unit": "run", "leave": True}
+    if progress is not None:
+        bar_kwargs["disable"] = not progress
+    bar = progress_bar(**bar_kwargs)
+    write = bar.write if not bar.disable else say
+    records: list[Measurement] = []
+    envs: dict[str, dict[str, Any]] = {}
+    interrupted = False
+
+    def environment(device: str) -> dict[str, Any]:
+        if device not in envs:
+            try:
+                envs[device] = capture_environment(device)
+            except Exception as exc:  # the row matters more than its environment
+                envs[device] = {"error": one_line(f"environment capture failed: {exc}")}
+        return envs[device]
+
+    def complete(rec: Measurement, job: Job) -> Measurement:
+        """A failure row still says what it was and where it ran."""
+        if rec.ok or rec.status == "interrupted":  # no slow imports while the user waits
+            return rec
+        changes: dict[str, Any] = {}
+        if not rec.environment:
+            changes["environment"] = environment(job.config.device)
+        if job.architecture is None and len(rec.architecture) <= 1:
+            changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
+        return rec.replace(**changes) if changes else rec
+
+    try:
+        with _signals_as_interrupt():
+            for i, (key, job) in enumerate(todo, 1):
+                label = job.config.label()
+                if not force and db.has(key):  # a concurrent sweep finished it meanwhile
+                    skipped += 1
+                    bar.update(1)
+                    continue
+                bar.set_description_str(f"{i}/{n} {job.config.architecture}", refresh=False)
+                bar.set_postfix_str("starting", refresh=True)
+                if bar.disable:
+                    say(f"[{i}/{n}] {label}: running")
+                log_path = _log_path(log_dir, job, key)
+                t0 = time.monotonic()
+                try:
+                    rec = run_job(
+                        job,
+                        key=key,
+                        target=target,
+                        log_path=log_path,
+                        on_phase=lambda p: bar.set_postfix_str(p, refresh=True),
+                        on_tick=bar.refresh,
+                    )
+                except KeyboardInterrupt:
+                    rec = Measurement.create(
+                        job.config,
+                        status="interrupted",
+                        key=key,
+                        error="interrupted (Ctrl-C or SIGTERM) before it finished; rerun to measure it",
+                    )
+                    interrupted = True
+                bar.set_postfix_str(f"saving ({rec.status})", refresh=True)
+                rec = complete(rec, job)
+                with _deferred_signals():
+                    db.put(rec, overwrite=force and not interrupted)
+                records.append(rec)
+                took = time.monotonic() - t0
+                outcome = "ok" if rec.ok else f"{rec.status}: {rec.error}"
+                write(f"[{i}/{n}] {label}: {outcome} ({took:.1f} s)")
+                bar.update(1)
+                if interrupted:
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    return records, interrupted, skipped
+
+
+def _describe(config: MeasurementConfig) -> dict[str, Any]:
+    """The architecture's summary for a row, or just its name if it does not resolve."""
+    try:
+        return config.resolve_architecture().summary()
+    except Exception:
+        return {"name": config.architecture}
+
+
+def _log_path(log_dir: str | os.PathLike[str] | None, job: Job, key: str) -> Path | None:
+    if log_dir is None:
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.config.architecture)
+    return Path(log_dir) / f"{safe[-60:]}-{key}.log"
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (kill the worker, keep the rows, stop)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a finished row is saved; they arrive right after."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
