@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.launch.rank import assemble_record
+from harness.pipeline.aggregate import aggregate
 from harness.launch.torchrun import check_backend, describe_failures
 from harness.pipeline.config import MeasurementConfig
 
@@ -204,7 +204,7 @@ def test_record_arithmetic_from_per_rank_figures(tmp_path, monkeypatch):
         samples_per_s = 40.0
 
     ranks = [_rank(1, 0.2, 0.15, 30.0, "h/gpu1"), _rank(0, 0.1, 0.08, 10.0, "h/gpu0")]
-    rec = assemble_record(config, ranks, Base(), backend="gloo")
+    rec = aggregate(config, ranks, Base.samples_per_s, backend="gloo")
     d = rec.timing["distributed"]
     assert d["slowest_rank_median_s"] == 0.2
     assert d["aggregate_samples_per_s"] == pytest.approx(8 / 0.2)
@@ -214,6 +214,6 @@ def test_record_arithmetic_from_per_rank_figures(tmp_path, monkeypatch):
     # two ranks on one device (CPU ranks sharing a host) measured the same energy: counted once
     same = [_rank(0, 0.1, 0.08, 10.0, "h/cpu"), _rank(1, 0.1, 0.08, 11.0, "h/cpu")]
     assert (
-        assemble_record(config, same, None, backend="gloo").timing["distributed"]["total_energy_j"]
+        aggregate(config, same, None, backend="gloo").timing["distributed"]["total_energy_j"]
         == 10.0
     )

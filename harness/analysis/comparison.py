@@ -124,7 +124,7 @@ def compare(
     echo: Callable[[str], None] = print,
 ) -> Comparison:
     """Measure `name` and the zoo entries it is compared with; place all on the paper's trend."""
-    from harness.pipeline.measure import measure_config
+    from harness.pipeline.measure import measure
     from harness.sweep.loop import run_sweep
     from harness.sweep.store import ResultStore
 
@@ -148,7 +148,7 @@ def compare(
         run_sweep(configs, store, force=force, echo=echo)
         zoo = tuple(r for r in (store.get(c.key()) for c in configs) if r is not None)
         echo(f"measuring {new_config.label()} ...")
-        new = measure_config(new_config, architecture=new_arch, phase=lambda p: echo(f"  {p}"))
+        new = measure(new_config, lambda p: echo(f"  {p}"), architecture=new_arch)
         store.put(new, overwrite=True)
     positions = _trend_positions([new, *zoo], bench, notes) if bench else ()
     return Comparison(new, zoo, bench, tuple(positions), tuple(notes))

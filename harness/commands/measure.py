@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from harness.commands._options import add_cost_options, add_step_options, measurement_config
 
@@ -55,10 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.errors import ConfigurationError
 
-    if args.distributed or args.nproc_per_node:
-        from harness.launch.torchrun import run_distributed_command
-
-        return run_distributed_command(args)
+    if args.distributed:
+        return _run_rank(args)
+    if args.nproc_per_node is not None:
+        return _run_torchrun(args)
     if args.suite or args.default_suite:
         if args.name:
             raise ConfigurationError("give an architecture or --suite/--default-suite, not both")
@@ -69,14 +71,61 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace) -> int:
-    from harness.console import print_table
-    from harness.pipeline.measure import measure_config
-    from harness.pipeline.summary import figure_rows
-    from harness.sweep.store import ResultStore
+    from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
     print(f"measuring {config.label()} ...", file=sys.stderr)
-    record = measure_config(config, phase=lambda p: print(f"  {p}", file=sys.stderr), progress=True)
+    say = lambda p: print(f"  {p}", file=sys.stderr)  # noqa: E731
+    record = measure(config, say, options=MeasureOptions(progress=True))
+    return _finish(record, args)
+
+
+def _run_torchrun(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigurationError
+    from harness.launch.torchrun import TorchrunPlan, launch
+
+    if not args.name:
+        raise ConfigurationError("name an architecture to measure under torchrun")
+    plan = TorchrunPlan(
+        nproc_per_node=args.nproc_per_node,
+        nnodes=args.nnodes or 1,
+        rdzv_endpoint=args.rdzv_endpoint,
+        backend=args.backend,
+        run_dir=args.run_dir,
+        timeout_s=args.launch_timeout,
+    )
+    plan.check()
+    config = measurement_config(args, args.name, world_size=plan.world_size)
+    record = launch(config, plan)
+    if record is None:  # rank 0 runs on another node: its launcher writes the record
+        print("this node's ranks finished; rank 0's node writes the record", file=sys.stderr)
+        return 0
+    return _finish(record, args, distributed=True)
+
+
+def _run_rank(args: argparse.Namespace) -> int:
+    from harness.launch.rank import RankFailed, rank_main, started_by_launcher
+
+    config = None
+    if args.name and not (args.run_dir and (Path(args.run_dir) / "config.json").exists()):
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        config = measurement_config(args, args.name, world_size=world)
+    try:
+        record = rank_main(config, backend=args.backend, run_dir=args.run_dir)
+    except RankFailed:
+        return 1
+    if record is None or started_by_launcher():  # the launcher stores and prints the record
+        return 0
+    return _finish(record, args, distributed=True)
+
+
+def _finish(record, args: argparse.Namespace, *, distributed: bool = False) -> int:
+    """Store the record (unless --no-store) and print it: a table, or the record as JSON."""
+    from harness.console import print_table
+    from harness.pipeline.summary import distributed_rows, figure_rows
+    from harness.sweep.store import ResultStore
+
+    where = None
     if not args.no_store:
         with ResultStore(args.db) as store:
             store.put(record, overwrite=True)
@@ -84,9 +133,15 @@ def _run_one(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record.to_dict(), indent=1, default=str))
     else:
-        print_table(figure_rows(record), columns=["figure", "value", "unit"])
-        _print_notes(record)
-    if not args.no_store:
+        d = record.timing.get("distributed") or {}
+        if d:
+            print_table(distributed_rows(d), columns=["figure", "value"])
+            print()
+        if record.ok or not distributed:
+            print_table(figure_rows(record), columns=["figure", "value", "unit"])
+        if not distributed:
+            _print_notes(record)
+    if where is not None and not distributed:
         print(f"saved to {where} (key {record.key})", file=sys.stderr)
     if not record.ok:
         print(f"harness measure: error: {record.error}", file=sys.stderr)

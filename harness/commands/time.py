@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from types import SimpleNamespace
 from typing import Any
 
-from harness.commands._options import DEFAULT_BATCH, add_step_options, parse_shape
+from harness.commands._options import add_step_options, measurement_config
 
 NAME = "time"
 HELP = "time training steps of an architecture; show throughput, memory, achieved FLOP/s and MFU"
@@ -25,84 +26,55 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _count_train_flops(arch: Any, result: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """Counted training-step FLOPs from harness.counting, or why there are none."""
-    try:
-        from harness.counting.count import count_flops
-    except ImportError:
-        return None, "FLOP counting is not available (harness.counting not installed)"
-    try:
-        fc = count_flops(
-            arch, batch_size=result.batch_size, size=result.size, tiny=result.tiny, train=True
-        )
-    except Exception as exc:  # a count failure must not hide a finished timing
-        return None, f"FLOP count failed: {type(exc).__name__}: {exc}"
-    if fc.train_step_flops is None:
+def _flops(record: Any, skipped: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The counted training-step FLOPs of the record, or why there are none."""
+    if skipped:
+        return None, None
+    counts = record.counts or {}
+    if counts.get("error"):
+        return None, f"FLOP count failed: {counts['error']}"
+    if counts.get("train_step_flops") is None:
         return None, "the FLOP count has no training step"
     return {
-        "train_step_flops": float(fc.train_step_flops),
-        "method": getattr(fc, "method", None),
-        "uncounted": dict(getattr(fc, "uncounted", {}) or {}),
+        "train_step_flops": float(counts["train_step_flops"]),
+        "method": counts.get("method"),
+        "uncounted": dict(counts.get("uncounted") or {}),
     }, None
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.arch.loader import is_file_reference
-    from harness.arch.registry import resolve
     from harness.console import fmt_num, fmt_si, print_table
-    from harness.cost.utilisation import utilisation
-    from harness.hardware.devices import describe_device, resolve_device
-    from harness.timing.loop import time_training
+    from harness.hardware.devices import describe_device
+    from harness.pipeline.measure import MeasureOptions, measure
 
-    dev = resolve_device(args.device)  # a missing device fails before anything is built
-    plain_seq = args.size if (is_file_reference(args.name) and args.vocab is not None) else None
-    arch = resolve(
-        args.name, input_shape=parse_shape(args.input_shape), seq_len=plain_seq, vocab=args.vocab
-    )
-    info = describe_device(dev)
-    batch = args.batch if args.batch is not None else DEFAULT_BATCH[dev.type]
-    result = time_training(
-        arch,
-        batch_size=batch,
-        size=args.size,
-        tiny=args.tiny,
-        device=dev,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile_mode=args.compile,
-        cudnn_benchmark=False if args.no_cudnn_benchmark else None,
-        warmup_steps=args.warmup,
-        min_steps=args.steps,
-        min_seconds=args.min_seconds,
-        threads=args.threads,
-        seed=args.seed,
+    config = measurement_config(args, args.name)  # a missing device fails before anything
+    options = MeasureOptions(
         progress=not args.json,
+        count=not args.no_flops,
+        count_optional=True,
+        energy=False,
+        matmul_peak=not args.no_peak,
+        cost=False,
+        threads=args.threads,
+        cudnn_benchmark=False if args.no_cudnn_benchmark else None,
+        raise_errors=True,
     )
-    notes = list(result.notes)
-
-    flops, why = (
-        (None, "skipped (--no-flops)") if args.no_flops else _count_train_flops(arch, result)
-    )
-    if why and not args.no_flops:
-        notes.append(why)
-    from harness.pipeline.measure import peak_figures
-
-    peaks = peak_figures(str(dev), result.precision_used, result.threads, measure=not args.no_peak)
+    record = measure(config, options=options)
+    info = describe_device(config.device)
+    section = dict(record.timing)
+    util, peaks = section.pop("utilisation"), section.pop("peak")
+    section["window"] = None
+    flops, why = _flops(record, args.no_flops)
+    notes = list(section["notes"]) + ([why] if why else [])
     sheet, measured = peaks["datasheet_flop_per_s"], peaks["measured_flop_per_s"]
     sheet_src = peaks["datasheet_source"]
-    util = utilisation(
-        flops["train_step_flops"] if flops else None,
-        result.median_s,
-        datasheet_peak_flop_per_s=sheet,
-        measured_peak_flop_per_s=measured,
-    )
 
     if args.json:
         out = {
             "device": info.to_dict(),
-            "timing": result.to_dict(),
+            "timing": section,
             "flops": flops,
-            "utilisation": util.to_dict(),
+            "utilisation": util,
             "datasheet_peak_source": sheet_src,
             "matmul_peak": (
                 {"flop_per_s": measured, "source": peaks["measured_source"]} if measured else None
@@ -115,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     def ms(x: float) -> str:
         return f"{x * 1e3:.3g} ms"
 
-    r = result
+    r = SimpleNamespace(**section, iqr_ratio=section["iqr_s"] / section["median_s"])
     batch_text = str(r.batch_size)
     if r.batch_size != r.requested_batch_size:
         batch_text += f" (requested {r.requested_batch_size}; out of memory)"
@@ -158,15 +130,15 @@ def run(args: argparse.Namespace) -> int:
                 "value": f"{fmt_si(flops['train_step_flops'])} (counted, {flops['method']})",
             }
         )
-        rows.append({"figure": "achieved", "value": fmt_si(util.achieved_flop_per_s, "FLOP/s")})
+        rows.append({"figure": "achieved", "value": fmt_si(util["achieved_flop_per_s"], "FLOP/s")})
     rows.append(
         {
             "figure": f"datasheet peak {r.precision_used}",
             "value": fmt_si(sheet, "FLOP/s") if sheet else "-",
         }
     )
-    if util.mfu is not None:
-        rows.append({"figure": "MFU (datasheet)", "value": f"{util.mfu:.1%}"})
+    if util["mfu"] is not None:
+        rows.append({"figure": "MFU (datasheet)", "value": f"{util['mfu']:.1%}"})
     if measured:
         rows.append(
             {
@@ -174,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
                 "value": fmt_si(measured, "FLOP/s"),
             }
         )
-    if util.mfu_measured is not None:
-        rows.append({"figure": "MFU (measured peak)", "value": f"{util.mfu_measured:.1%}"})
+    if util["mfu_measured"] is not None:
+        rows.append({"figure": "MFU (measured peak)", "value": f"{util['mfu_measured']:.1%}"})
     print_table(rows, columns=["figure", "value"])
     print(f"\ndatasheet: {sheet_src}")
     if measured:

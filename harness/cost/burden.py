@@ -1,4 +1,5 @@
-"""Hardware burden, its projection to a whole training run, and its energy, carbon and dollars.
+"""A measured training step's hardware burden, projected to a whole run, with its energy,
+carbon and dollars.
 
 Hardware burden (Thompson et al. 2020) = processors x peak FLOP/s at the precision used x wall
 time: what the hardware could have computed, not what the network needed. Beside it stands
@@ -16,11 +17,13 @@ Carbon and dollars come two ways, always labelled and never mixed:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from harness.catalog.grid import GridIntensity, grid_intensity
 from harness.cost.conversions import LBS_PER_KG, PaperConversion, joules_to_kwh
+from harness.cost.published import SECONDS_PER_HOUR
+from harness.cost.utilisation import mfu as mfu_of
 from harness.energy.base import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
 from harness.vocab import UNAVAILABLE
@@ -28,113 +31,40 @@ from harness.vocab import UNAVAILABLE
 if TYPE_CHECKING:
     from harness.arch.spec import TrainingRecipe
 
-SECONDS_PER_HOUR = 3600.0
 DEFAULT_USD_PER_DEVICE_HOUR = 2.0
 
 
-class ProcessorLike(Protocol):
-    """What burden needs of a processor: `harness.catalog.processors.ProcessorSpec` fits."""
+@dataclass(frozen=True)
+class MeasuredStep:
+    """One measured training step: its (median) time for `batch_size` examples on `processors`
+    devices, its counted FLOPs, and how many steps the energy window covered."""
 
-    name: str
-    source: str
-
-    def peak_flop_per_s(self, precision: str) -> float | None: ...
-
-
-def hardware_burden_flop(processors: int, peak_flop_per_s: float, seconds: float) -> float:
-    """The paper's hardware burden in FLOP: processors x peak FLOP/s x seconds."""
-    return processors * peak_flop_per_s * seconds
-
-
-# --------------------------------------------------------------------------------------------
-# A published run
-# --------------------------------------------------------------------------------------------
+    step_time_s: float
+    batch_size: int
+    processors: int = 1
+    train_step_flops: float | None = None
+    window_steps: int | None = None
 
 
 @dataclass(frozen=True)
-class PublishedBurden:
-    """Burden of a published training run (its processors, their peak, its training time)."""
+class PeakUsed:
+    """The per-processor peak the burden is computed with, at the precision used."""
 
-    processor_type: str | None
-    processor_count: int | None
-    precision: str
-    peak_flop_per_s: float | None
-    train_hours: float | None
-    burden_flop: float | None
-    paper_co2_lbs: float | None
-    paper_usd_low: float | None
-    paper_usd_high: float | None
-    reason: str  # why burden_flop is None, or ""
-    citation: str
-    peak_source: str
-    paper_basis: str
-
-    @property
-    def burden_gflop(self) -> float | None:
-        return None if self.burden_flop is None else self.burden_flop / 1e9
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"burden_gflop": self.burden_gflop}
+    flop_per_s: float | None
+    source: str = ""
+    precision: str = "fp32"
+    device_name: str = ""
 
 
-def published_burden(
-    recipe: TrainingRecipe,
-    *,
-    spec: ProcessorLike | None = None,
-    paper: PaperConversion | None = None,
-) -> PublishedBurden:
-    """processor_count x peak(processor_type, recipe precision) x train_hours.
+@dataclass(frozen=True)
+class CostSettings:
+    """Conversions applied to a measurement: grid intensity, PUE, prices, the paper's route."""
 
-    `spec` defaults to `harness.catalog.processors.lookup_processor(recipe.processor_type)`. Missing facts
-    give a record whose `reason` says which, not an error: many papers leave them out.
-    """
-    paper = paper or PaperConversion.strubell()
-    missing = [
-        f
-        for f, v in (
-            ("processor_type", recipe.processor_type),
-            ("processor_count", recipe.processor_count),
-            ("train_hours", recipe.train_hours),
-        )
-        if v is None
-    ]
-    if spec is None and recipe.processor_type is not None:
-        from harness.catalog.processors import lookup_processor
-
-        spec = lookup_processor(recipe.processor_type)
-        if spec is None:
-            missing.append(f"a processors.csv row for {recipe.processor_type!r}")
-    peak = spec.peak_flop_per_s(recipe.precision) if spec is not None else None
-    if spec is not None and peak is None:
-        missing.append(f"a {recipe.precision} peak for {spec.name}")
-    burden = None
-    if not missing:
-        burden = hardware_burden_flop(
-            recipe.processor_count,
-            peak,
-            recipe.train_hours * SECONDS_PER_HOUR,  # type: ignore[arg-type]
-        )
-    usd = paper.usd(burden) if burden is not None else (None, None)
-    return PublishedBurden(
-        processor_type=recipe.processor_type,
-        processor_count=recipe.processor_count,
-        precision=recipe.precision,
-        peak_flop_per_s=peak,
-        train_hours=recipe.train_hours,
-        burden_flop=burden,
-        paper_co2_lbs=paper.co2_lbs(burden) if burden is not None else None,
-        paper_usd_low=usd[0],
-        paper_usd_high=usd[1],
-        reason=("no burden: the recipe lacks " + ", ".join(missing)) if missing else "",
-        citation=recipe.citation,
-        peak_source=spec.source if spec is not None else "",
-        paper_basis=paper.basis,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# A measured step, projected to a run
-# --------------------------------------------------------------------------------------------
+    grid: GridIntensity | str | float = "USA"
+    pue: float = 1.0
+    usd_per_device_hour: float = DEFAULT_USD_PER_DEVICE_HOUR
+    price_source: str = ""
+    paper: PaperConversion = field(default_factory=PaperConversion.strubell)
 
 
 @dataclass(frozen=True)
@@ -262,143 +192,170 @@ class Burden:
         ]
 
 
-def compute_burden(
-    *,
-    step_time_s: float,
-    batch_size: int,
-    processors: int = 1,
-    peak_flop_per_s: float | None,
-    peak_source: str = "",
-    precision: str = "fp32",
-    device_name: str = "",
-    recipe: TrainingRecipe | None = None,
-    train_step_flops: float | None = None,
-    energy: EnergyMeasurement | None = None,
-    window_steps: int | None = None,
-    grid: GridIntensity | str | float = "USA",
-    pue: float = 1.0,
-    usd_per_device_hour: float = DEFAULT_USD_PER_DEVICE_HOUR,
-    price_source: str = "",
-    paper: PaperConversion | None = None,
-) -> Burden:
-    """Burden, compute, energy, carbon and dollars of one measured step and its projected run.
+def _mul(*xs: float | None) -> float | None:
+    return None if any(x is None for x in xs) else math.prod(xs)  # type: ignore[arg-type]
 
-    `step_time_s` is the (median) time of one step of `batch_size` examples on `processors`
-    devices; `energy` is the window that covered `window_steps` of those steps.
-    """
-    if not (step_time_s > 0 and math.isfinite(step_time_s)):
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def _check(step: MeasuredStep, settings: CostSettings, energy: EnergyMeasurement | None) -> None:
+    if not (step.step_time_s > 0 and math.isfinite(step.step_time_s)):
         raise ConfigurationError(
-            f"step time must be a positive number of seconds, got {step_time_s}"
+            f"step time must be a positive number of seconds, got {step.step_time_s}"
         )
-    if batch_size < 1 or processors < 1:
+    if step.batch_size < 1 or step.processors < 1:
         raise ConfigurationError("batch size and processor count must be at least 1")
-    if not (math.isfinite(pue) and pue >= 1.0):
-        raise ConfigurationError(f"PUE must be at least 1.0, got {pue}")
-    if usd_per_device_hour < 0:
-        raise ConfigurationError(f"price per device-hour must be >= 0, got {usd_per_device_hour}")
-    if energy is not None and energy.available and not (window_steps and window_steps > 0):
+    if not (math.isfinite(settings.pue) and settings.pue >= 1.0):
+        raise ConfigurationError(f"PUE must be at least 1.0, got {settings.pue}")
+    if settings.usd_per_device_hour < 0:
+        raise ConfigurationError(
+            f"price per device-hour must be >= 0, got {settings.usd_per_device_hour}"
+        )
+    if (
+        energy is not None
+        and energy.available
+        and not (step.window_steps and step.window_steps > 0)
+    ):
         raise ConfigurationError("window_steps (the steps the energy window covered) is required")
-    grid = grid_intensity(grid)
-    paper = paper or PaperConversion.strubell()
-    notes: list[str] = []
 
-    def mul(*xs: float | None) -> float | None:
-        return None if any(x is None for x in xs) else math.prod(xs)  # type: ignore[arg-type]
 
-    def div(a: float | None, b: float | None) -> float | None:
-        return None if a is None or not b else a / b
+@dataclass(frozen=True)
+class _Projection:
+    run_steps: float | None
+    run_examples: float | None
+    basis: str
+    notes: tuple[str, ...]
 
-    # -- time and burden ---------------------------------------------------------------------
-    run_steps = run_examples = None
-    basis = "no training recipe: no projection to a run"
-    if recipe is not None and recipe.examples is not None:
-        run_examples = recipe.examples
-        run_steps = float(math.ceil(run_examples / batch_size))
-        basis = (
-            f"{recipe.epochs:g} epochs x {recipe.examples_per_epoch:,} examples / batch "
-            f"{batch_size} = {run_steps:,.0f} steps x {step_time_s:.4g} s"
-        )
-        if recipe.batch_size and recipe.batch_size != batch_size:
-            notes.append(
-                f"projected at the timed batch size {batch_size}, not the recipe's {recipe.batch_size}"
-            )
-    elif recipe is not None:
+
+def _project(recipe: TrainingRecipe | None, step: MeasuredStep) -> _Projection:
+    """Steps and examples of the recipe's run, at the batch size that was timed."""
+    if recipe is None:
+        return _Projection(None, None, "no training recipe: no projection to a run", ())
+    if recipe.examples is None:
         basis = "the recipe does not state epochs and examples per epoch: no projection"
-    run_time = mul(run_steps, step_time_s)
-    if peak_flop_per_s is None:
-        notes.append(
-            f"no {precision} peak FLOP/s for {device_name or 'this device'}: no hardware burden"
+        return _Projection(None, None, basis, ())
+    batch = step.batch_size
+    run_steps = float(math.ceil(recipe.examples / batch))
+    basis = (
+        f"{recipe.epochs:g} epochs x {recipe.examples_per_epoch:,} examples / batch "
+        f"{batch} = {run_steps:,.0f} steps x {step.step_time_s:.4g} s"
+    )
+    notes = ()
+    if recipe.batch_size and recipe.batch_size != batch:
+        notes = (
+            f"projected at the timed batch size {batch}, not the recipe's {recipe.batch_size}",
         )
-    burden_step = mul(processors, peak_flop_per_s, step_time_s)
-    burden_run = mul(processors, peak_flop_per_s, run_time)
-    counted_run = mul(train_step_flops, run_steps)
-    achieved = div(train_step_flops, step_time_s)
-    mfu = div(achieved, mul(processors, peak_flop_per_s))
+    return _Projection(run_steps, recipe.examples, basis, notes)
 
-    # -- energy ------------------------------------------------------------------------------
-    e_step = net_step = host_step = None
-    host_prov = None
-    provenance, reason = UNAVAILABLE, "no energy measurement"
-    if energy is not None:
-        provenance, reason = energy.provenance, energy.reason
-        if energy.available:
-            e_step = energy.total_energy_j / window_steps  # type: ignore[operator]
-            net_step = div(energy.net_energy_j, window_steps)
-        h = energy.host
-        if h is not None:
-            host_prov = h.provenance
-            if h.available:
-                host_step = h.total_energy_j / window_steps  # type: ignore[operator]
-    e_run = mul(e_step, run_steps)
-    if host_step is not None and e_step is not None:
-        kwh = joules_to_kwh((e_step + host_step) * run_steps) if run_steps else None
-        kwh_prov = f"device + host energy; {weakest([provenance, host_prov or UNAVAILABLE])}"
-    else:
-        kwh = joules_to_kwh(e_run) if e_run is not None else None
-        kwh_prov = f"device energy only; {provenance}"
-    co2_kg = kwh * pue * grid.kg_co2_per_kwh if kwh is not None else None
-    device_hours = mul(processors, run_time)
+
+@dataclass(frozen=True)
+class _EnergyPerStep:
+    provenance: str
+    reason: str
+    device_j: float | None
+    net_j: float | None
+    host_j: float | None
+    host_provenance: str | None
+
+
+def _energy_per_step(energy: EnergyMeasurement | None, steps: int | None) -> _EnergyPerStep:
+    if energy is None:
+        return _EnergyPerStep(UNAVAILABLE, "no energy measurement", None, None, None, None)
+    device_j = net_j = host_j = None
+    if energy.available:
+        device_j = energy.total_energy_j / steps  # type: ignore[operator]
+        net_j = _div(energy.net_energy_j, steps)
+    host = energy.host
+    host_prov = host.provenance if host is not None else None
+    if host is not None and host.available:
+        host_j = host.total_energy_j / steps  # type: ignore[operator]
+    return _EnergyPerStep(energy.provenance, energy.reason, device_j, net_j, host_j, host_prov)
+
+
+def _kwh_per_run(e: _EnergyPerStep, run_steps: float | None) -> tuple[float | None, str]:
+    """Device + host energy of the run where both are known, else the device's alone."""
+    if e.host_j is not None and e.device_j is not None:
+        kwh = joules_to_kwh((e.device_j + e.host_j) * run_steps) if run_steps else None
+        return (
+            kwh,
+            f"device + host energy; {weakest([e.provenance, e.host_provenance or UNAVAILABLE])}",
+        )
+    e_run = _mul(e.device_j, run_steps)
+    return (
+        joules_to_kwh(e_run) if e_run is not None else None
+    ), f"device energy only; {e.provenance}"
+
+
+def compute_burden(
+    step: MeasuredStep,
+    peak: PeakUsed,
+    *,
+    recipe: TrainingRecipe | None = None,
+    energy: EnergyMeasurement | None = None,
+    settings: CostSettings | None = None,
+) -> Burden:
+    """Burden, compute, energy, carbon and dollars of one measured step and its projected run."""
+    settings = settings or CostSettings()
+    _check(step, settings, energy)
+    grid, paper = grid_intensity(settings.grid), settings.paper
+    proj = _project(recipe, step)
+    notes = list(proj.notes)
+    run_time = _mul(proj.run_steps, step.step_time_s)
+    if peak.flop_per_s is None:
+        notes.append(
+            f"no {peak.precision} peak FLOP/s for {peak.device_name or 'this device'}: "
+            "no hardware burden"
+        )
+    burden_run = _mul(step.processors, peak.flop_per_s, run_time)
+    achieved = _div(step.train_step_flops, step.step_time_s)
+    e = _energy_per_step(energy, step.window_steps)
+    e_run = _mul(e.device_j, proj.run_steps)
+    kwh, kwh_prov = _kwh_per_run(e, proj.run_steps)
+    co2_kg = kwh * settings.pue * grid.kg_co2_per_kwh if kwh is not None else None
+    device_hours = _mul(step.processors, run_time)
     device_hours = device_hours / SECONDS_PER_HOUR if device_hours is not None else None
     paper_usd = paper.usd(burden_run) if burden_run is not None else (None, None)
-
+    price = settings.usd_per_device_hour
     return Burden(
-        device_name=device_name,
-        processors=processors,
-        precision=precision,
-        peak_flop_per_s=peak_flop_per_s,
-        peak_source=peak_source,
-        step_time_s=step_time_s,
-        batch_size=batch_size,
-        burden_per_step_flop=burden_step,
-        run_steps=run_steps,
-        run_examples=run_examples,
+        device_name=peak.device_name,
+        processors=step.processors,
+        precision=peak.precision,
+        peak_flop_per_s=peak.flop_per_s,
+        peak_source=peak.source,
+        step_time_s=step.step_time_s,
+        batch_size=step.batch_size,
+        burden_per_step_flop=_mul(step.processors, peak.flop_per_s, step.step_time_s),
+        run_steps=proj.run_steps,
+        run_examples=proj.run_examples,
         run_time_s=run_time,
         burden_per_run_flop=burden_run,
-        projection_basis=basis,
-        train_step_flops=train_step_flops,
-        counted_run_flops=counted_run,
+        projection_basis=proj.basis,
+        train_step_flops=step.train_step_flops,
+        counted_run_flops=_mul(step.train_step_flops, proj.run_steps),
         achieved_flop_per_s=achieved,
-        mfu=mfu,
-        energy_provenance=provenance,
-        energy_reason=reason,
-        energy_per_step_j=e_step,
-        energy_per_example_j=div(e_step, batch_size),
+        mfu=mfu_of(achieved, peak.flop_per_s, step.processors),
+        energy_provenance=e.provenance,
+        energy_reason=e.reason,
+        energy_per_step_j=e.device_j,
+        energy_per_example_j=_div(e.device_j, step.batch_size),
         energy_per_run_j=e_run,
-        net_energy_per_step_j=net_step,
-        j_per_flop=div(e_step, train_step_flops),
-        flop_per_j=div(train_step_flops, e_step),
-        host_energy_per_step_j=host_step,
-        host_provenance=host_prov,
+        net_energy_per_step_j=e.net_j,
+        j_per_flop=_div(e.device_j, step.train_step_flops),
+        flop_per_j=_div(step.train_step_flops, e.device_j),
+        host_energy_per_step_j=e.host_j,
+        host_provenance=e.host_provenance,
         kwh_per_run=kwh,
         kwh_provenance=kwh_prov,
-        pue=pue,
+        pue=settings.pue,
         grid=grid,
         co2_kg_per_run=co2_kg,
         co2_lbs_per_run=co2_kg * LBS_PER_KG if co2_kg is not None else None,
         device_hours_per_run=device_hours,
-        usd_per_device_hour=usd_per_device_hour,
-        usd_per_run=device_hours * usd_per_device_hour if device_hours is not None else None,
-        price_source=price_source or f"${usd_per_device_hour:g} per device-hour (configurable)",
+        usd_per_device_hour=price,
+        usd_per_run=device_hours * price if device_hours is not None else None,
+        price_source=settings.price_source or f"${price:g} per device-hour (configurable)",
         paper_co2_lbs_per_run=paper.co2_lbs(burden_run) if burden_run is not None else None,
         paper_co2_kg_per_run=paper.co2_kg(burden_run) if burden_run is not None else None,
         paper_usd_low_per_run=paper_usd[0],

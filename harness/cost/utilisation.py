@@ -22,6 +22,16 @@ class Utilisation:
         return asdict(self)
 
 
+def mfu(
+    achieved_flop_per_s: float | None, peak_flop_per_s: float | None, devices: int = 1
+) -> float | None:
+    """Model FLOP utilisation: achieved FLOP/s over the peak of every device used (None where
+    either is unknown or zero)."""
+    if not achieved_flop_per_s or not peak_flop_per_s:
+        return None
+    return achieved_flop_per_s / (peak_flop_per_s * devices)
+
+
 def utilisation(
     train_step_flops: float | None,
     median_s: float,
@@ -38,15 +48,12 @@ def utilisation(
         raise ValueError("median step time must be positive")
     achieved = train_step_flops / median_s if train_step_flops else None
 
-    def ratio(peak: float | None) -> float | None:
-        return achieved / (peak * devices) if achieved and peak else None
-
     return Utilisation(
         train_step_flops=train_step_flops,
         median_s=median_s,
         achieved_flop_per_s=achieved,
         datasheet_peak_flop_per_s=datasheet_peak_flop_per_s,
-        mfu=ratio(datasheet_peak_flop_per_s),
+        mfu=mfu(achieved, datasheet_peak_flop_per_s, devices),
         measured_peak_flop_per_s=measured_peak_flop_per_s,
-        mfu_measured=ratio(measured_peak_flop_per_s),
+        mfu_measured=mfu(achieved, measured_peak_flop_per_s, devices),
     )

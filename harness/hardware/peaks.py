@@ -140,3 +140,49 @@ def measure_peak_for_precision(device: str | torch.device, precision: str, **kw:
     """The matmul peak in the arithmetic a step at `precision` uses (tf32: float32 + TF32)."""
     p = check_precision_name(precision)
     return measure_matmul_peak(device, MATMUL_DTYPES[p], tf32=(p == "tf32"), **kw)
+
+
+# On a CPU there is no datasheet figure: the measured matmul peak is the peak.
+CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
+
+
+def peak_figures(
+    device: str, precision: str, threads: int | None = None, *, measure: bool = True
+) -> dict[str, Any]:
+    """Datasheet peak at `precision` (GPUs), a measured matmul peak, and which one the burden
+    uses (the datasheet's; on a CPU, the measured one), each with its source."""
+    from harness.catalog.processors import lookup_processor
+    from harness.hardware.devices import describe_device
+
+    info = describe_device(device)
+    sheet = datasheet_peak(info, precision)
+    spec = lookup_processor(info.name) if info.kind == "cuda" else None
+    measured = None
+    if measure:
+        kw = {"threads": threads} if info.kind == "cpu" and threads else {}
+        measured = measure_peak_for_precision(device, precision, **kw)
+    if info.kind == "cpu":
+        sheet_source = CPU_PEAK_NOTE
+    elif spec is None:
+        sheet_source = f"{info.name!r} is not in processors.csv: no datasheet peak"
+    else:
+        sheet_source = f"processors.csv {spec.name}: {spec.source}" + (
+            " [flagged]" if spec.flagged else ""
+        )
+    # The burden's peak: the datasheet figure; on a CPU, the measured one.
+    if sheet is not None:
+        burden_peak, burden_source = sheet, sheet_source
+    elif info.kind == "cpu" and measured is not None:
+        burden_peak, burden_source = measured.flop_per_s, f"{CPU_PEAK_NOTE}; {measured.source}"
+    else:
+        burden_peak, burden_source = None, sheet_source
+    return {
+        "device_name": info.name,
+        "device_kind": info.kind,
+        "datasheet_flop_per_s": sheet,
+        "datasheet_source": sheet_source,
+        "measured_flop_per_s": measured.flop_per_s if measured else None,
+        "measured_source": measured.source if measured else "not measured",
+        "burden_peak_flop_per_s": burden_peak,
+        "burden_peak_source": burden_source,
+    }

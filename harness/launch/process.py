@@ -26,7 +26,7 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 
 DEFAULT_TIMEOUT_S = 1800.0
-DEFAULT_TARGET = "harness.pipeline.measure:measure_config"
+DEFAULT_TARGET = "harness.pipeline.measure:measure"
 EXIT_GRACE_S = 10.0  # a worker that sent its result but does not exit is killed after this
 _POLL_S = 0.25
 

@@ -18,7 +18,6 @@ Two halves, one module (nothing else in the package imports torch.distributed):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -26,50 +25,57 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.launch.rank import check_backend, rank_main
+from harness.launch.rank import check_backend
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 
 DEFAULT_LAUNCH_TIMEOUT_S = 3600.0
 
 
-# --------------------------------------------------------------------------------------------
-# The command (both halves)
-# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TorchrunPlan:
+    """How to start the ranks: processes per node, nodes, rendezvous, backend, limits."""
 
+    nproc_per_node: int
+    nnodes: int = 1
+    rdzv_endpoint: str | None = None
+    backend: str | None = None
+    run_dir: str | None = None
+    timeout_s: float | None = None
 
-def run_distributed_command(args: argparse.Namespace) -> int:
-    """`harness measure ... --nproc-per-node N` (launcher) or `... --distributed` (a rank)."""
-    if args.distributed:
-        return rank_main(args)
-    return launch(args)
-
-
-# --------------------------------------------------------------------------------------------
-# Launcher
-# --------------------------------------------------------------------------------------------
-
-
-def torchrun_command(
-    args: argparse.Namespace, config: MeasurementConfig, run_dir: Path, backend: str
-) -> list[str]:
-    nnodes = args.nnodes or 1
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc_per_node}"]
-    if nnodes > 1:
-        if not args.rdzv_endpoint:
+    def check(self) -> None:
+        if self.nproc_per_node < 1:
+            raise ConfigurationError(
+                f"--nproc-per-node must be at least 1, got {self.nproc_per_node}"
+            )
+        if self.nnodes < 1:
+            raise ConfigurationError(f"--nnodes must be at least 1, got {self.nnodes}")
+        if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ConfigurationError(
                 "--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)"
             )
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def torchrun_command(
+    plan: TorchrunPlan, config: MeasurementConfig, run_dir: Path, backend: str
+) -> list[str]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={plan.nproc_per_node}"]
+    if plan.nnodes > 1:
         cmd += [
-            f"--nnodes={nnodes}",
+            f"--nnodes={plan.nnodes}",
             "--rdzv-backend=c10d",
-            f"--rdzv-endpoint={args.rdzv_endpoint}",
+            f"--rdzv-endpoint={plan.rdzv_endpoint}",
         ]
     else:
         cmd += ["--standalone"]
@@ -87,39 +93,24 @@ def torchrun_command(
     return cmd
 
 
-def launch(args: argparse.Namespace) -> int:
-    from harness.commands._options import measurement_config
-
-    if not args.name:
-        raise ConfigurationError("name an architecture to measure under torchrun")
-    if args.nproc_per_node < 1:
-        raise ConfigurationError(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
-    if (args.nnodes or 1) < 1:
-        raise ConfigurationError(f"--nnodes must be at least 1, got {args.nnodes}")
-    world = args.nproc_per_node * (args.nnodes or 1)
-    config = measurement_config(args, args.name, world_size=world)
-    backend = check_backend(args.backend, config.device)
-    if config.device_kind == "cuda" and torch.cuda.device_count() < args.nproc_per_node:
+def launch(config: MeasurementConfig, plan: TorchrunPlan) -> Measurement | None:
+    """Start torchrun for `config` (its world size is the plan's) and return the gathered
+    record; None where rank 0 runs on another node, whose launcher writes the record."""
+    plan.check()
+    backend = check_backend(plan.backend, config.device)
+    if config.device_kind == "cuda" and torch.cuda.device_count() < plan.nproc_per_node:
         raise DeviceUnavailableError(
-            f"--nproc-per-node {args.nproc_per_node} needs that many GPUs; this node has "
+            f"--nproc-per-node {plan.nproc_per_node} needs that many GPUs; this node has "
             f"{torch.cuda.device_count()}"
         )
-    run_dir = (
-        Path(args.run_dir)
-        if getattr(args, "run_dir", None)
-        else Path(tempfile.mkdtemp(prefix="harness-ddp-"))
-    )
+    run_dir = Path(plan.run_dir) if plan.run_dir else Path(tempfile.mkdtemp(prefix="harness-ddp-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
-    cmd = torchrun_command(args, config, run_dir, backend)
-    timeout = getattr(args, "launch_timeout", None) or DEFAULT_LAUNCH_TIMEOUT_S
-    print(f"launching {world} ranks: {' '.join(cmd)}", file=sys.stderr)
-    local_world = world if (args.nnodes or 1) == 1 else None
-    record = launch_and_collect(cmd, run_dir, config, timeout_s=timeout, world=local_world)
-    if record is None:  # rank 0 runs on another node: its launcher writes the record
-        print("this node's ranks finished; rank 0's node writes the record", file=sys.stderr)
-        return 0
-    return _finish(record, args)
+    cmd = torchrun_command(plan, config, run_dir, backend)
+    timeout = plan.timeout_s or DEFAULT_LAUNCH_TIMEOUT_S
+    print(f"launching {plan.world_size} ranks: {' '.join(cmd)}", file=sys.stderr)
+    local_world = plan.world_size if plan.nnodes == 1 else None
+    return launch_and_collect(cmd, run_dir, config, timeout_s=timeout, world=local_world)
 
 
 def launch_and_collect(
@@ -189,52 +180,3 @@ def describe_failures(statuses: Mapping[int, Mapping[str, Any]], world: int | No
     if not parts and not statuses:
         return "no rank reported (the launch failed before any rank started; see the output above)"
     return "; ".join(parts) or "every rank reported success, but no record was written"
-
-
-def _finish(record: Measurement, args: argparse.Namespace) -> int:
-    from harness.console import print_table
-    from harness.pipeline.summary import figure_rows
-    from harness.sweep.store import ResultStore
-
-    if not getattr(args, "no_store", False):
-        with ResultStore(args.db) as store:
-            store.put(record, overwrite=True)
-    if args.json:
-        print(json.dumps(record.to_dict(), indent=1, default=str))
-    else:
-        d = record.timing.get("distributed") or {}
-        if d:
-            print_table(distributed_rows(d), columns=["figure", "value"])
-            print()
-        if record.ok:
-            print_table(figure_rows(record), columns=["figure", "value", "unit"])
-    if not record.ok:
-        print(f"harness measure: error: {record.error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def distributed_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = [
-        {"figure": "world size", "value": d.get("world_size")},
-        {"figure": "backend", "value": d.get("backend")},
-        {"figure": "global batch", "value": d.get("global_batch")},
-        {"figure": "slowest-rank median step (s)", "value": d.get("slowest_rank_median_s")},
-        {"figure": "aggregate throughput (examples/s)", "value": d.get("aggregate_samples_per_s")},
-        {"figure": "communication share of a step", "value": d.get("comm_share")},
-        {
-            "figure": "single-process throughput (examples/s)",
-            "value": d.get("baseline_samples_per_s"),
-        },
-        {"figure": "scaling efficiency", "value": d.get("scaling_efficiency")},
-        {"figure": "total energy of all devices (J)", "value": d.get("total_energy_j")},
-    ]
-    for r in d.get("per_rank") or []:
-        rows.append(
-            {
-                "figure": f"rank {r['rank']} ({r['host']} {r['device']})",
-                "value": f"{r['median_s'] * 1e3:.4g} ms/step, {r['samples_per_s']:.4g} ex/s, "
-                f"energy {r.get('energy_j')} J [{r.get('energy_provenance')}]",
-            }
-        )
-    return rows

@@ -1,14 +1,17 @@
-"""One measurement: count -> time (with energy over the timed window) -> burden -> record.
+"""The one measuring pipeline: resolve -> count -> time (energy over the timed window) -> peak ->
+cost -> record.
 
-This is the function a sweep runs in a worker process for each configuration
-(`harness.launch.process.DEFAULT_TARGET`), and what `harness measure NAME` calls directly. A stage that
-fails keeps what the earlier stages measured: the record says which stage failed and why.
+Every entry point runs this function: `harness measure NAME`, `harness time NAME`, each sweep
+worker (`harness.launch.process.DEFAULT_TARGET`) and each rank of a torchrun job, which passes its
+model wrapper (DistributedDataParallel) in `MeasureOptions`. A stage that fails keeps what the
+earlier stages measured: the record names the failing stage and why.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import HarnessError, one_line
@@ -18,86 +21,130 @@ from harness.pipeline.record import Measurement
 
 PhaseCallback = Callable[[str], None]
 
-# On a CPU there is no datasheet figure: the measured matmul peak is the peak (issue 4).
-CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """How to run the pipeline beyond what the configuration says; nothing here enters the key.
+
+    `count_optional` turns a failed count into a note (`harness time`); `device` is the device
+    this process measures when it differs from the configuration's (a torchrun rank's local
+    GPU); `wrap_model`, `exact_steps` and `retry_oom` are for data-parallel ranks, which must all
+    run the same steps at the same batch.
+    """
+
+    progress: bool = False
+    count: bool = True
+    count_optional: bool = False
+    energy: bool = True
+    energy_backends: tuple[str, ...] | None = None
+    matmul_peak: bool = True
+    cost: bool = True
+    device: str | None = None
+    threads: int | None = None
+    cudnn_benchmark: bool | None = None
+    wrap_model: Callable[[Any], Any] | None = None
+    exact_steps: int | None = None
+    retry_oom: bool = True
+    raise_errors: bool = False  # raise a failure instead of recording it (`harness time`)
 
 
-def measure_config(
+class _Stages:
+    """Per-stage timing and the phase callback, so a record says where its time went."""
+
+    def __init__(self, phase: PhaseCallback | None) -> None:
+        self.phase = phase
+        self.seconds: dict[str, float] = {}
+        self.name = "resolve"
+        self._since = time.perf_counter()
+
+    # The stage a failure is reported under, for phases whose name says more than the stage.
+    STAGE_OF = {"energy baseline": "time", "matmul peak": "peak"}
+
+    @property
+    def stage(self) -> str:
+        return self.STAGE_OF.get(self.name, self.name)
+
+    def enter(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[self.name] = self.seconds.get(self.name, 0.0) + now - self._since
+        self.name, self._since = name, now
+        if self.phase is not None:
+            self.phase(name)
+
+
+def measure(
     config: MeasurementConfig,
     phase: PhaseCallback | None = None,
     *,
-    progress: bool = False,
-    energy_backends: tuple[str, ...] | None = None,
-    matmul_peak: bool = True,
+    options: MeasureOptions | None = None,
     architecture: Any = None,
 ) -> Measurement:
     """Measure one configuration; never raises for a failure of the measured network.
 
-    Stages: resolve the architecture, count FLOPs (meta tensors), time training steps with an
-    energy monitor around exactly the timed steps, measure the matmul peak, and compute
-    burden, carbon and dollars. The record's `status` is "ok" or "error" (with the stage).
+    The record's `status` is "ok", or "error" with the failing stage (resolve, count, time,
+    peak, burden) in front of the message; the sections of the stages before it are kept.
     """
-    phase_seconds: dict[str, float] = {}
-    clock = [time.perf_counter(), "start"]
-
-    def say(name: str) -> None:
-        now = time.perf_counter()
-        phase_seconds[clock[1]] = phase_seconds.get(clock[1], 0.0) + now - clock[0]
-        clock[0], clock[1] = now, name
-        if phase is not None:
-            phase(name)
-
+    options = options or MeasureOptions()
+    stages = _Stages(phase)
     sections: dict[str, Any] = {}
-    stage = "resolve"
     t0 = time.perf_counter()
     try:
-        say("resolve")
-        arch = architecture if architecture is not None else config.resolve_architecture()
-        sections["architecture"] = arch.summary()
-        sections["environment"] = capture_environment(config.device)
-
-        stage = "count"
-        say("count")
-        counts = _count(arch, config, config.batch_size)
-        sections["counts"] = counts.to_dict()
-
-        stage = "time"
-        say("energy baseline")
-        with _energy_monitor(config, energy_backends) as monitor:  # start(): idle baseline
-            say("time")
-            timing = _time(arch, config, monitor, progress=progress)
-        if timing.batch_size != config.batch_size:  # an out-of-memory retry halved the batch
-            counts = _count(arch, config, timing.batch_size)
-            sections["counts"] = counts.to_dict()
-        energy = timing.window
-        sections["energy"] = energy.to_dict() if energy is not None else {}
-
-        stage = "peak"
-        say("matmul peak")
-        peak_info = _peaks(config, timing, measure=matmul_peak)
-
-        stage = "burden"
-        say("burden")
-        timing_dict = timing.to_dict()
-        timing_dict.pop("window", None)  # the energy section holds it
-        timing_dict["utilisation"] = _utilisation(counts, timing, peak_info).to_dict()
-        timing_dict["peak"] = peak_info
-        sections["timing"] = timing_dict
-        sections["burden"] = _burden(arch, config, counts, timing, energy, peak_info).to_dict()
-        say("done")
-    except HarnessError as exc:
-        return _failed(config, sections, stage, str(exc))
-    except Exception as exc:  # a network that crashes is a row, not a traceback
-        return _failed(config, sections, stage, f"{type(exc).__name__}: {exc}")
+        _run_stages(config, options, architecture, stages, sections)
+    except Exception as exc:
+        if options.raise_errors:
+            raise
+        return _failed(config, sections, stages.stage, exc)
     env = sections.setdefault("environment", {})
     env["measure_seconds"] = time.perf_counter() - t0
-    env["phase_seconds"] = {k: round(v, 3) for k, v in phase_seconds.items() if k != "start"}
+    env["phase_seconds"] = {k: round(v, 3) for k, v in stages.seconds.items()}
     return Measurement.create(config, status="ok", **sections)
 
 
+def _run_stages(
+    config: MeasurementConfig,
+    options: MeasureOptions,
+    architecture: Any,
+    stages: _Stages,
+    sections: dict[str, Any],
+) -> None:
+    stages.enter("resolve")
+    arch = architecture if architecture is not None else config.resolve_architecture()
+    device = options.device or config.device
+    sections["architecture"] = arch.summary()
+    sections["environment"] = capture_environment(device)
+
+    counts = None
+    if options.count and not options.count_optional:
+        stages.enter("count")
+        counts = count_training_step(arch, config, config.batch_size)
+        sections["counts"] = counts.to_dict()
+
+    stages.enter("energy baseline" if options.energy else "time")
+    timing = _time(arch, config, options, stages)
+    if options.count and (counts is None or timing.batch_size != counts.batch_size):
+        # counted after timing where a count is optional, or again after an out-of-memory
+        # retry halved the batch: the counts describe the step that was timed
+        stages.enter("count")
+        counts = _count_after_timing(arch, config, timing, options, sections)
+    energy = timing.window
+    sections["energy"] = energy.to_dict() if energy is not None else {}
+
+    stages.enter("matmul peak")
+    peak = _peak(device, timing, options)
+
+    stages.enter("burden")
+    sections["timing"] = timing_section(timing, counts, peak)
+    if options.cost:
+        step = (timing.median_s, timing.batch_size, timing.steps, timing.precision_used)
+        sections["burden"] = burden_section(arch, config, counts, step, energy, peak)
+    stages.enter("done")
+
+
 def _failed(
-    config: MeasurementConfig, sections: dict[str, Any], stage: str, message: str
+    config: MeasurementConfig, sections: dict[str, Any], stage: str, exc: Exception
 ) -> Measurement:
+    """A network that crashes is a row, not a traceback: the record names the failing stage."""
+    message = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
     return Measurement.create(
         config, status="error", error=one_line(f"{stage}: {message}"), **sections
     )
@@ -108,126 +155,143 @@ def _failed(
 # --------------------------------------------------------------------------------------------
 
 
-def _count(arch: Any, config: MeasurementConfig, batch_size: int):
+def count_training_step(arch: Any, config: MeasurementConfig, batch_size: int) -> Any:
+    """Counted forward, backward and optimizer FLOPs of one training step of `batch_size`."""
     from harness.counting.count import count_flops
 
     return count_flops(arch, batch_size=batch_size, size=config.size, tiny=config.tiny, train=True)
 
 
-def _energy_monitor(config: MeasurementConfig, backends: tuple[str, ...] | None):
-    from harness.energy import make_energy_monitor
+def _count_after_timing(
+    arch: Any,
+    config: MeasurementConfig,
+    timing: Any,
+    options: MeasureOptions,
+    sections: dict[str, Any],
+) -> Any:
+    try:
+        counts = count_training_step(arch, config, timing.batch_size)
+    except Exception as exc:
+        if not options.count_optional:
+            raise
+        # a count failure must not hide a finished timing
+        sections["counts"] = {"error": one_line(f"{type(exc).__name__}: {exc}")}
+        return None
+    sections["counts"] = counts.to_dict()
+    return counts
 
-    return make_energy_monitor(
-        config.device,
-        backends=list(backends) if backends else None,
-        country=config.country or "USA",
-        pue=config.pue,
-    )
 
-
-def _time(arch: Any, config: MeasurementConfig, monitor: Any, *, progress: bool):
+def _time(arch: Any, config: MeasurementConfig, options: MeasureOptions, stages: _Stages) -> Any:
     from harness.timing.loop import time_training
 
+    device = options.device or config.device
+    if not options.energy:
+        return _time_training(arch, config, options, device, None, time_training)
+    from harness.energy import make_energy_monitor
+
+    backends = list(options.energy_backends) if options.energy_backends else None
+    country = config.country or "USA"
+    # start() takes the idle baseline; the energy window covers exactly the timed steps
+    with make_energy_monitor(device, backends=backends, country=country, pue=config.pue) as mon:
+        stages.enter("time")
+        return _time_training(arch, config, options, device, mon, time_training)
+
+
+def _time_training(
+    arch: Any,
+    config: MeasurementConfig,
+    options: MeasureOptions,
+    device: str,
+    monitor: Any,
+    time_training: Callable[..., Any],
+) -> Any:
+    # an energy window shorter than the monitor's resolution is lengthened, not guessed
+    min_seconds = max(config.min_seconds, getattr(monitor, "min_window_s", 0.0))
+    exact = options.exact_steps is not None
     return time_training(
         arch,
         batch_size=config.batch_size,
         size=config.size,
         tiny=config.tiny,
-        device=config.device,
+        device=device,
         precision=config.precision,
         channels_last=config.channels_last,
         compile_mode=config.compile_mode,
+        cudnn_benchmark=options.cudnn_benchmark,
         warmup_steps=config.warmup_steps,
-        min_steps=config.min_steps,
-        # an energy window shorter than the monitor's resolution is lengthened, not guessed
-        min_seconds=max(config.min_seconds, getattr(monitor, "min_window_s", 0.0)),
+        min_steps=options.exact_steps if exact else config.min_steps,
+        min_seconds=min_seconds,
+        threads=options.threads,
         seed=config.seed,
         monitor=monitor,
-        progress=progress,
+        progress=options.progress,
+        retry_oom=options.retry_oom,
+        wrap_model=options.wrap_model,
+        exact_steps=exact,
     )
 
 
-def _peaks(config: MeasurementConfig, timing: Any, *, measure: bool) -> dict[str, Any]:
-    return peak_figures(config.device, timing.precision_used, timing.threads, measure=measure)
+def _peak(device: str, timing: Any, options: MeasureOptions) -> dict[str, Any]:
+    from harness.hardware.peaks import peak_figures
+
+    return peak_figures(device, timing.precision_used, timing.threads, measure=options.matmul_peak)
 
 
-def peak_figures(
-    device: str, precision: str, threads: int | None = None, *, measure: bool = True
+# --------------------------------------------------------------------------------------------
+# Record sections shared with the data-parallel aggregate
+# --------------------------------------------------------------------------------------------
+
+
+def timing_section(
+    timing: Any, counts: Any, peak: dict[str, Any], *, devices: int = 1
 ) -> dict[str, Any]:
-    """Datasheet peak at `precision` (GPUs), a measured matmul peak, and which one the burden
-    uses (the datasheet's; on a CPU, the measured one), each with its source."""
-    from harness.catalog.processors import lookup_processor
-    from harness.hardware.devices import describe_device
-    from harness.hardware.peaks import datasheet_peak, measure_peak_for_precision
-
-    info = describe_device(device)
-    sheet = datasheet_peak(info, precision)
-    spec = lookup_processor(info.name) if info.kind == "cuda" else None
-    measured = None
-    if measure:
-        kw = {"threads": threads} if info.kind == "cpu" and threads else {}
-        measured = measure_peak_for_precision(device, precision, **kw)
-    if info.kind == "cpu":
-        sheet_source = CPU_PEAK_NOTE
-    elif spec is None:
-        sheet_source = f"{info.name!r} is not in processors.csv: no datasheet peak"
-    else:
-        sheet_source = f"processors.csv {spec.name}: {spec.source}" + (
-            " [flagged]" if spec.flagged else ""
-        )
-    # The burden's peak: the datasheet figure; on a CPU, the measured one.
-    if sheet is not None:
-        burden_peak, burden_source = sheet, sheet_source
-    elif info.kind == "cpu" and measured is not None:
-        burden_peak, burden_source = measured.flop_per_s, f"{CPU_PEAK_NOTE}; {measured.source}"
-    else:
-        burden_peak, burden_source = None, sheet_source
-    return {
-        "device_name": info.name,
-        "device_kind": info.kind,
-        "datasheet_flop_per_s": sheet,
-        "datasheet_source": sheet_source,
-        "measured_flop_per_s": measured.flop_per_s if measured else None,
-        "measured_source": measured.source if measured else "not measured",
-        "burden_peak_flop_per_s": burden_peak,
-        "burden_peak_source": burden_source,
-    }
-
-
-def _utilisation(counts: Any, timing: Any, peak: dict[str, Any]):
+    """The record's `timing`: the timer's figures, utilisation against both peaks, the peaks."""
     from harness.cost.utilisation import utilisation
 
-    return utilisation(
-        counts.train_step_flops,
-        timing.median_s,
+    section = timing.to_dict() if hasattr(timing, "to_dict") else dict(timing)
+    section.pop("window", None)  # the energy section holds it
+    section["utilisation"] = utilisation(
+        counts.train_step_flops if counts is not None else None,
+        section["median_s"],
         datasheet_peak_flop_per_s=peak["datasheet_flop_per_s"],
         measured_peak_flop_per_s=peak["measured_flop_per_s"],
-    )
+        devices=devices,
+    ).to_dict()
+    section["peak"] = peak
+    return section
 
 
-def _burden(
+def burden_section(
     arch: Any,
     config: MeasurementConfig,
     counts: Any,
-    timing: Any,
+    step: tuple[float, int, int, str],
     energy: Any,
     peak: dict[str, Any],
-):
-    from harness.cost.burden import compute_burden
+) -> dict[str, Any]:
+    """The record's `burden`: hardware burden, projection, energy, carbon and dollars.
 
-    return compute_burden(
-        step_time_s=timing.median_s,
-        batch_size=timing.batch_size,
+    `step` is (step time in s, batch size, steps the energy window covered, precision used).
+    """
+    from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
+
+    step_time_s, batch_size, window_steps, precision = step
+    step = MeasuredStep(
+        step_time_s=step_time_s,
+        batch_size=batch_size,
         processors=config.world_size,
-        peak_flop_per_s=peak["burden_peak_flop_per_s"],
-        peak_source=peak["burden_peak_source"],
-        precision=timing.precision_used,
-        device_name=peak["device_name"],
-        recipe=arch.recipe,
-        train_step_flops=counts.train_step_flops,
-        energy=energy,
-        window_steps=timing.steps,
-        grid=config.country or "USA",
-        pue=config.pue,
-        usd_per_device_hour=config.price_per_gpu_hour,
+        train_step_flops=counts.train_step_flops if counts is not None else None,
+        window_steps=window_steps,
     )
+    used = PeakUsed(
+        flop_per_s=peak["burden_peak_flop_per_s"],
+        source=peak["burden_peak_source"],
+        precision=precision,
+        device_name=peak["device_name"],
+    )
+    settings = CostSettings(
+        grid=config.country or "USA", pue=config.pue, usd_per_device_hour=config.price_per_gpu_hour
+    )
+    return compute_burden(
+        step, used, recipe=arch.recipe, energy=energy, settings=settings
+    ).to_dict()

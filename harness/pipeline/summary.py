@@ -151,3 +151,30 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
 
 def measured_points(records: list[Measurement]) -> list[dict[str, Any]]:
     return [p for p in (measured_point(r) for r in records) if p is not None]
+
+
+def distributed_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Figure / value rows of a data-parallel record's `timing.distributed` section."""
+    rows = [
+        {"figure": "world size", "value": d.get("world_size")},
+        {"figure": "backend", "value": d.get("backend")},
+        {"figure": "global batch", "value": d.get("global_batch")},
+        {"figure": "slowest-rank median step (s)", "value": d.get("slowest_rank_median_s")},
+        {"figure": "aggregate throughput (examples/s)", "value": d.get("aggregate_samples_per_s")},
+        {"figure": "communication share of a step", "value": d.get("comm_share")},
+        {
+            "figure": "single-process throughput (examples/s)",
+            "value": d.get("baseline_samples_per_s"),
+        },
+        {"figure": "scaling efficiency", "value": d.get("scaling_efficiency")},
+        {"figure": "total energy of all devices (J)", "value": d.get("total_energy_j")},
+    ]
+    for r in d.get("per_rank") or []:
+        rows.append(
+            {
+                "figure": f"rank {r['rank']} ({r['host']} {r['device']})",
+                "value": f"{r['median_s'] * 1e3:.4g} ms/step, {r['samples_per_s']:.4g} ex/s, "
+                f"energy {r.get('energy_j')} J [{r.get('energy_provenance')}]",
+            }
+        )
+    return rows
