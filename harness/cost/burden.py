@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.catalog.grid import GridIntensity, grid_intensity
 from harness.cost.conversions import LBS_PER_KG, PaperConversion, joules_to_kwh
-from harness.energy.base import EnergyMeasurement, weakest
+from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
 from harness.vocab import UNAVAILABLE
 

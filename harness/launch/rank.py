@@ -230,7 +230,7 @@ def assemble_record(
     from harness.cost.burden import compute_burden
     from harness.cost.utilisation import utilisation
     from harness.counting.count import count_flops
-    from harness.energy.base import EnergyMeasurement, weakest
+    from harness.energy.measurement import EnergyMeasurement, weakest
     from harness.hardware.environment import capture_environment
 
     world = len(per_rank)
