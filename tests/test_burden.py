@@ -13,8 +13,8 @@ from harness.arch.spec import TrainingRecipe
 from harness.catalog.grid import STRUBELL_US
 from harness.catalog.processors import lookup_processor
 from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
-from harness.cost.published import hardware_burden_flop, published_burden
 from harness.cost.conversions import LBS_PER_KG, EnergyConversion, PaperConversion, joules_to_kwh
+from harness.cost.published import hardware_burden_flop, published_burden
 from harness.energy import EnergyMeasurement, grid_intensity, replay_monitor
 from harness.errors import ConfigurationError
 from harness.vocab import UNAVAILABLE
@@ -291,6 +291,4 @@ def test_bad_burden_input_is_a_one_line_error(kwargs):
 
 def test_energy_needs_the_step_count_of_its_window():
     with pytest.raises(ConfigurationError, match="window_steps"):
-        _burden(
-            step_time_s=0.5, batch_size=8, peak_flop_per_s=1e12, energy=_measured_window()
-        )
+        _burden(step_time_s=0.5, batch_size=8, peak_flop_per_s=1e12, energy=_measured_window())

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.pipeline.aggregate import aggregate
 from harness.launch.torchrun import check_backend, describe_failures
+from harness.pipeline.aggregate import aggregate
 from harness.pipeline.config import MeasurementConfig
 
 MODEL = """

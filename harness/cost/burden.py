@@ -24,7 +24,7 @@ from harness.catalog.grid import GridIntensity, grid_intensity
 from harness.cost.conversions import LBS_PER_KG, PaperConversion, joules_to_kwh
 from harness.cost.published import SECONDS_PER_HOUR
 from harness.cost.utilisation import mfu as mfu_of
-from harness.energy.base import EnergyMeasurement, weakest
+from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
 from harness.vocab import UNAVAILABLE
 

@@ -19,14 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.energy.base import (
-    EnergyMeasurement,
-    EnergyMonitor,
-    _check_new,
-    _pop,
-    net_of_idle,
-    weakest,
-)
+from harness.energy.measurement import EnergyMeasurement, net_of_idle, weakest
+from harness.energy.monitor import IDLE_WINDOW, EnergyMonitor, check_new_window, pop_window
 from harness.vocab import ESTIMATED_TDP, RAPL
 
 KWH_TO_J = 3.6e6
@@ -72,10 +66,10 @@ class CodecarbonMonitor(EnergyMonitor):
             self._error = f"codecarbon could not start: {type(exc).__name__}: {exc}"
             return
         # The first task probes the hardware (slow): make it the idle baseline.
-        self.begin_window("__idle__")
+        self.begin_window(IDLE_WINDOW)
         self._read_cpu_mode()
         time.sleep(max(self.idle_s, 0.0))
-        m = self.end_window("__idle__")
+        m = self.end_window(IDLE_WINDOW)
         if not m.available:
             self.idle_note = f"no idle baseline: {m.reason}"
         elif self.idle_s > 0:
@@ -111,8 +105,8 @@ class CodecarbonMonitor(EnergyMonitor):
     # -- windows ------------------------------------------------------------------------------
 
     def begin_window(self, name: str) -> None:
-        _check_new(name, self._open)
-        if self._tracker is None and self._error is None and name != "__idle__":
+        check_new_window(name, self._open)
+        if self._tracker is None and self._error is None and name != IDLE_WINDOW:
             self.start()  # slow (~2 s): call start() before the timed run
         self._open[name] = time.perf_counter()
         if self._tracker is None or self._active is not None:
@@ -124,7 +118,7 @@ class CodecarbonMonitor(EnergyMonitor):
             self._error = f"codecarbon start_task failed: {type(exc).__name__}: {exc}"
 
     def end_window(self, name: str) -> EnergyMeasurement:
-        t0 = _pop(name, self._open)
+        t0 = pop_window(name, self._open)
         duration = time.perf_counter() - t0
         if self._error is not None:
             return EnergyMeasurement.unavailable(
@@ -180,7 +174,7 @@ class CodecarbonMonitor(EnergyMonitor):
         flags = [self._explain(cpu_prov, data)]
         if self.note:
             flags.append(self.note)
-        if self.idle_note and name != "__idle__":
+        if self.idle_note and name != IDLE_WINDOW:
             flags.append(self.idle_note)
         return EnergyMeasurement(
             name=name,

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from harness.energy.base import PowerSample, PowerSource, SourceError, SourceUnavailable
+from harness.energy.measurement import PowerSample
+from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
 from harness.hardware.nvml import NvmlUnavailable, error_text, handle_for_cuda_index, load, text
 from harness.vocab import NVML_COUNTER, NVML_SAMPLED
 

@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.energy.base import PowerSample, PowerSource, SourceError, SourceUnavailable
+from harness.energy.measurement import PowerSample
+from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
 from harness.vocab import RAPL
 
 POWERCAP = Path("/sys/class/powercap")

@@ -20,16 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.energy.base import (
-    DEFAULT_MIN_WINDOW_S,
-    PowerSample,
-    PowerSource,
-    RealClock,
-    SampledEnergyMonitor,
-    SourceError,
-    VirtualClock,
-    accumulate_counter,
-)
+from harness.energy.clocks import RealClock, VirtualClock
+from harness.energy.measurement import DEFAULT_MIN_WINDOW_S, PowerSample, accumulate_counter
+from harness.energy.sampled import SampledEnergyMonitor
+from harness.energy.sources import PowerSource, SourceError
 from harness.errors import ConfigurationError
 from harness.vocab import NVML_COUNTER, NVML_SAMPLED, RAPL
 

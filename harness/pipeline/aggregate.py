@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.energy.base import EnergyMeasurement, weakest
+from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.hardware.environment import capture_environment
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.measure import burden_section, count_training_step, timing_section

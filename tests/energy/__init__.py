@@ -1,0 +1,1 @@
+"""Tests of harness.energy: arithmetic, the sampling monitor, each backend, the factory."""
