@@ -17,7 +17,8 @@ from harness.paths import REPO_ROOT
 from harness.pipeline import config as config_module
 from harness.pipeline import record as records
 from harness.pipeline.config import MeasurementConfig
-from harness.pipeline.record import SCHEMA_VERSION, Measurement, jsonable
+from harness.pipeline.record import Measurement, jsonable
+from harness.pipeline.schema import SCHEMA_VERSION
 
 CHANGED = {
     "architecture": "resnet50",

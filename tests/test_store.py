@@ -15,7 +15,8 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.pipeline.config import MeasurementConfig
-from harness.pipeline.record import SCHEMA_VERSION, Measurement
+from harness.pipeline.record import Measurement
+from harness.pipeline.schema import SCHEMA_VERSION
 from harness.sweep.store import ResultStore, default_db_path
 
 

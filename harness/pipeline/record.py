@@ -22,9 +22,16 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError, one_line
 from harness.pipeline.config import MeasurementConfig, _is_int
+from harness.pipeline.schema import (
+    SCHEMA_VERSION,
+    ArchitectureView,
+    BurdenView,
+    CountsView,
+    TimingView,
+    upgrade,
+)
 from harness.vocab import STATUSES
 
-SCHEMA_VERSION = 1
 SECTIONS: tuple[str, ...] = ("counts", "timing", "energy", "burden")
 
 
@@ -98,6 +105,23 @@ class Measurement:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    # Typed views of the sections (see `harness.pipeline.schema`).
+    @property
+    def counts_view(self) -> CountsView:
+        return CountsView.of(self.counts)
+
+    @property
+    def timing_view(self) -> TimingView:
+        return TimingView.of(self.timing)
+
+    @property
+    def burden_view(self) -> BurdenView:
+        return BurdenView.of(self.burden)
+
+    @property
+    def architecture_view(self) -> ArchitectureView:
+        return ArchitectureView.of(self.architecture)
+
     @property
     def measurement_config(self) -> MeasurementConfig:
         return MeasurementConfig.from_dict(self.config)
@@ -135,7 +159,7 @@ class Measurement:
                 f"record {d.get('key')!r} has schema version {version!r}, newer than this "
                 f"harness ({SCHEMA_VERSION}); upgrade the harness to read it"
             )
-        d = _upgrade(dict(d), version)
+        d = upgrade(dict(d), version)
         missing = [k for k in ("key", "status", "config") if k not in d]
         if missing:
             raise HarnessError(f"measurement record lacks {', '.join(missing)}")
@@ -161,12 +185,6 @@ class Measurement:
         for section in ("config", "architecture", "environment", *SECTIONS):
             _flatten(d[section], section, row)
         return row
-
-
-def _upgrade(d: dict[str, Any], version: int) -> dict[str, Any]:
-    """Bring an older record to the current schema (version 1 is the first: nothing to do)."""
-    d["schema_version"] = SCHEMA_VERSION
-    return d
 
 
 def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:

@@ -11,51 +11,47 @@ from typing import Any
 from harness.pipeline.record import Measurement
 
 
-def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
-    for p in path:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(p)  # type: ignore[assignment]
-    return d
-
-
 def headline(record: Measurement) -> dict[str, Any]:
     """One flat dict of the figures a user compares across architectures (None where unknown)."""
-    c, t, b, e, a = record.counts, record.timing, record.burden, record.energy, record.architecture
-    batch = t.get("batch_size") or record.config.get("batch_size")
-    median = t.get("median_s")
-    energy_step = b.get("energy_per_step_j")
+    c, t, b, a = (
+        record.counts_view,
+        record.timing_view,
+        record.burden_view,
+        record.architecture_view,
+    )
+    cfg = record.config
+    median = t.median_s
     return {
-        "architecture": record.config.get("architecture"),
+        "architecture": cfg.get("architecture"),
         "status": record.status,
-        "benchmark": a.get("benchmark"),
-        "tiny": record.config.get("tiny"),
-        "device": _get(t, "peak", "device_name") or record.config.get("device"),
-        "precision": t.get("precision_used") or record.config.get("precision"),
-        "batch": batch,
-        "params_m": c.get("params") / 1e6 if c.get("params") else None,
-        "gmacs_per_pass": c.get("forward_gmacs_per_example"),
-        "train_step_gflops": c.get("train_step_flops") / 1e9 if c.get("train_step_flops") else None,
-        "bwd_fwd": c.get("backward_forward_ratio"),
+        "benchmark": a.benchmark,
+        "tiny": cfg.get("tiny"),
+        "device": t.peak.device_name or cfg.get("device"),
+        "precision": t.precision_used or cfg.get("precision"),
+        "batch": t.batch_size or cfg.get("batch_size"),
+        "params_m": c.params / 1e6 if c.params else None,
+        "gmacs_per_pass": c.forward_gmacs_per_example,
+        "train_step_gflops": c.train_step_flops / 1e9 if c.train_step_flops else None,
+        "bwd_fwd": c.backward_forward_ratio,
         "step_ms": median * 1e3 if median else None,
-        "iqr_pct": 100 * t["iqr_s"] / median if median and t.get("iqr_s") is not None else None,
-        "noisy": t.get("noisy"),
-        "samples_per_s": t.get("samples_per_s"),
-        "achieved_tflop_per_s": _scale(_get(t, "utilisation", "achieved_flop_per_s"), 1e-12),
-        "mfu_pct": _scale(_get(t, "utilisation", "mfu"), 100),
-        "mfu_measured_pct": _scale(_get(t, "utilisation", "mfu_measured"), 100),
-        "energy_per_example_j": b.get("energy_per_example_j"),
-        "energy_per_step_j": energy_step,
-        "energy_provenance": b.get("energy_provenance") or e.get("provenance"),
-        "burden_per_run_gflop": _scale(b.get("burden_per_run_flop"), 1e-9),
-        "run_hours": _scale(b.get("run_time_s"), 1 / 3600),
-        "co2_kg_per_run": b.get("co2_kg_per_run"),
-        "paper_co2_lbs_per_run": b.get("paper_co2_lbs_per_run"),
-        "usd_per_run": b.get("usd_per_run"),
-        "paper_usd_low_per_run": b.get("paper_usd_low_per_run"),
-        "paper_usd_high_per_run": b.get("paper_usd_high_per_run"),
-        "reference_metric": a.get("reference_metric"),
-        "reference_value": a.get("reference_value"),
+        "iqr_pct": 100 * t.iqr_ratio if t.iqr_ratio is not None else None,
+        "noisy": t.noisy,
+        "samples_per_s": t.samples_per_s,
+        "achieved_tflop_per_s": _scale(t.utilisation.achieved_flop_per_s, 1e-12),
+        "mfu_pct": _scale(t.utilisation.mfu, 100),
+        "mfu_measured_pct": _scale(t.utilisation.mfu_measured, 100),
+        "energy_per_example_j": b.energy_per_example_j,
+        "energy_per_step_j": b.energy_per_step_j,
+        "energy_provenance": b.energy_provenance or (record.energy or {}).get("provenance"),
+        "burden_per_run_gflop": _scale(b.burden_per_run_flop, 1e-9),
+        "run_hours": _scale(b.run_time_s, 1 / 3600),
+        "co2_kg_per_run": b.co2_kg_per_run,
+        "paper_co2_lbs_per_run": b.paper_co2_lbs_per_run,
+        "usd_per_run": b.usd_per_run,
+        "paper_usd_low_per_run": b.paper_usd_low_per_run,
+        "paper_usd_high_per_run": b.paper_usd_high_per_run,
+        "reference_metric": a.reference_metric,
+        "reference_value": a.reference_value,
         "error": record.error,
     }
 
@@ -132,20 +128,20 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
     burden is the measured step projected to the published recipe. Tiny variants and failed
     rows are not points: their compute is not the published network's.
     """
-    a = record.architecture
-    value = a.get("reference_value")
-    if not record.ok or record.config.get("tiny") or value is None or not a.get("benchmark"):
+    a = record.architecture_view
+    if not record.ok or record.config.get("tiny") or a.reference_value is None or not a.benchmark:
         return None
-    macs = record.counts.get("forward_macs_per_example")
+    macs = record.counts_view.forward_macs_per_example
+    device = record.timing_view.peak.device_name or record.config.get("device")
     return {
-        "benchmark": a["benchmark"],
-        "model": a.get("name") or record.config.get("architecture"),
-        "year": a.get("year"),
-        "error": 1.0 - float(value) / 100.0,
+        "benchmark": a.benchmark,
+        "model": a.name or record.config.get("architecture"),
+        "year": a.year,
+        "error": 1.0 - float(a.reference_value) / 100.0,
         "per_pass_flops": 2.0 * float(macs) if macs else None,
-        "burden_flops": record.burden.get("burden_per_run_flop"),
-        "citation": f"measured by the harness ({_get(record.timing, 'peak', 'device_name') or record.config.get('device')}); "
-        f"error from {a.get('reference_citation') or 'the reference metric'}",
+        "burden_flops": record.burden_view.burden_per_run_flop,
+        "citation": f"measured by the harness ({device}); "
+        f"error from {a.reference_citation or 'the reference metric'}",
     }
 
 

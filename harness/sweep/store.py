@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 from harness.paths import reports_dir
-from harness.pipeline.record import SCHEMA_VERSION, Measurement
+from harness.pipeline.record import Measurement
+from harness.pipeline.schema import SCHEMA_VERSION
 from harness.vocab import STATUSES
 
 if TYPE_CHECKING:
