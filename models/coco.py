@@ -32,15 +32,14 @@ from harness.arch.registry import register
 from harness.arch.spec import Architecture, ReferenceMetric
 
 from ._vision_common import torchvision_citation
-from ._vision_detection import (
-    FULL_BUILDERS,
+from ._vision_detection import FULL_BUILDERS
+from ._vision_detection_targets import (
     OBJECTS_CITATION,
-    TINY_BUILDERS,
-    TINY_SIZE,
     detection_batch_factory,
     detection_forward,
     detection_loss,
 )
+from ._vision_detection_tiny import TINY_BUILDERS, TINY_SIZE
 from ._vision_meta import DETECTION, DetectionMeta
 
 
