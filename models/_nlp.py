@@ -1,7 +1,8 @@
 """Helpers shared by the NLP zoo modules (squad, conll, wmt); registers nothing itself.
 
 - Published rows: reference metrics and training hardware are read from
-  harness/data/reference/<benchmark>.csv, so each number keeps the citation column it came with.
+  harness/data/reference/<benchmark>.csv (through harness.catalog.published), so each number
+  keeps the citation column it came with.
 - transformers networks: built from their `Config` classes with random weights; `transformers` is
   imported inside the builder only (importing it costs seconds, and `harness list` imports every
   zoo module).
@@ -12,10 +13,8 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from functools import cache
 from typing import Any
 
 import torch
@@ -30,7 +29,8 @@ from harness.arch.spec import (
     TrainingRecipe,
     random_int,
 )
-from harness.data import REFERENCE_DIR
+from harness.catalog.flags import is_flagged
+from harness.catalog.published import benchmark_row
 from harness.errors import ConfigurationError
 
 SQUAD11_TRAIN_QUESTIONS = 87_599
@@ -48,38 +48,22 @@ CONLL03_TRAIN_CITATION = (
 # --------------------------------------------------------------------------------------------
 
 
-@cache
-def _rows(benchmark: str) -> dict[str, dict[str, str]]:
-    with open(REFERENCE_DIR / f"{benchmark}.csv", newline="", encoding="utf-8") as f:
-        return {row["model"]: row for row in csv.DictReader(f)}
-
-
-def reference_row(benchmark: str, model: str) -> dict[str, str]:
-    """One row of harness/data/reference/<benchmark>.csv by its `model` column."""
-    try:
-        return _rows(benchmark)[model]
-    except KeyError:
-        raise KeyError(
-            f"harness/data/reference/{benchmark}.csv has no row for model {model!r}"
-        ) from None
-
-
 def _flags(row: Mapping[str, str]) -> str:
-    """The row's notes when they flag the value (README: keep flagged rows visibly flagged)."""
+    """The row's notes when they flag the value (kept visibly flagged in the citation)."""
     notes = row.get("notes", "")
-    return f" [notes: {notes}]" if ("flag" in notes.lower() or "memory" in notes.lower()) else ""
+    return f" [notes: {notes}]" if is_flagged(notes) else ""
 
 
 def row_reference(benchmark: str, model: str) -> ReferenceMetric:
     """The row's metric and value, cited with the row's `source` column."""
-    row = reference_row(benchmark, model)
+    row = benchmark_row(benchmark, model)
     citation = f"harness/data/reference/{benchmark}.csv '{model}': {row['source']}{_flags(row)}"
     return ReferenceMetric(name=row["metric"], value=float(row["value"]), citation=citation)
 
 
 def row_params(benchmark: str, model: str) -> int | None:
     """The row's `params_m` column in parameters, or None where blank."""
-    value = reference_row(benchmark, model)["params_m"]
+    value = benchmark_row(benchmark, model)["params_m"]
     return round(float(value) * 1e6) if value else None
 
 
@@ -94,7 +78,7 @@ def row_recipe(
     citation: str,
 ) -> TrainingRecipe:
     """A recipe whose hardware and time come from a reference row (cited with it)."""
-    row = reference_row(benchmark, model)
+    row = benchmark_row(benchmark, model)
     hardware = (
         f"hardware: harness/data/reference/{benchmark}.csv '{model}' "
         f"({row['processors'] or 'not stated'}; {row['train_hours'] or '?'} h): {row['source']}"

@@ -1,7 +1,6 @@
 """Pieces shared by the vision zoo (models/imagenet.py, models/coco.py); registers nothing.
 
-- dataset sizes and the torchvision citations used by every vision record;
-- published rows of harness/data/reference/<benchmark>.csv, read so a row keeps its citation;
+- the torchvision citation used by every vision record;
 - the classification batch, losses (with the auxiliary heads of GoogLeNet and Inception-v3) and
   the eval-mode forward;
 - `meta_skeleton`: build a torchvision class on the meta device and swap in small real parts,
@@ -15,89 +14,22 @@ imports every zoo module.
 from __future__ import annotations
 
 import contextlib
-import csv
 from collections.abc import Callable, Iterator, Mapping
-from functools import cache
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.arch.spec import Batch, TrainingRecipe, random_float, random_int
-from harness.data import REFERENCE_DIR
+from harness.arch.spec import Batch, random_float, random_int
 from harness.errors import ConfigurationError
 
 from ._vision_meta import TORCHVISION_VERSION
-
-IMAGENET_TRAIN_IMAGES = 1_281_167
-IMAGENET_TRAIN_CITATION = (
-    "ILSVRC-2012 train: 1,281,167 images (Russakovsky et al. 2015, IJCV, Table 2)"
-)
-COCO_TRAIN_IMAGES = 118_287
-COCO_TRAIN_CITATION = "COCO train2017: 118,287 images (instances_train2017.json, cocodataset.org)"
-
-TV_CLS_README = (
-    "torchvision references/classification/README.md (github.com/pytorch/vision, "
-    "'Except otherwise noted, all models have been trained on 8x V100 GPUs')"
-)
-TV_DET_README = (
-    "torchvision references/detection/README.md (github.com/pytorch/vision, "
-    "'Except otherwise noted, all models have been trained on 8x V100 GPUs')"
-)
 
 
 def torchvision_citation(weights: str, what: str, recipe: str) -> str:
     """The citation of a figure read from a torchvision weights' metadata."""
     return f"torchvision {TORCHVISION_VERSION} {weights}.meta {what} (recipe: {recipe})"
-
-
-# --------------------------------------------------------------------------------------------
-# Published rows (harness/data/reference/*.csv)
-# --------------------------------------------------------------------------------------------
-
-
-@cache
-def _rows(benchmark: str) -> dict[str, dict[str, str]]:
-    with open(REFERENCE_DIR / f"{benchmark}.csv", newline="", encoding="utf-8") as f:
-        return {row["model"]: row for row in csv.DictReader(f)}
-
-
-def reference_row(benchmark: str, model: str) -> dict[str, str]:
-    """One row of harness/data/reference/<benchmark>.csv by its `model` column."""
-    try:
-        return _rows(benchmark)[model]
-    except KeyError:
-        raise KeyError(f"harness/data/reference/{benchmark}.csv has no row for {model!r}") from None
-
-
-def recipe_from_row(
-    benchmark: str,
-    model: str,
-    *,
-    epochs: float | None,
-    examples_per_epoch: int,
-    batch_size: int | None,
-    recipe_citation: str,
-    precision: str = "fp32",
-) -> TrainingRecipe:
-    """A TrainingRecipe whose hardware (and hours) come from a published row, cited from it."""
-    row = reference_row(benchmark, model)
-    hours = float(row["train_hours"]) if row["train_hours"] else None
-    count = int(row["processor_count"]) if row["processor_count"] else None
-    hw = f"hardware{' and hours' if hours else ''} from harness/data/reference/{benchmark}.csv row {model!r}: {row['source']}"
-    if row.get("notes"):
-        hw += f" [notes: {row['notes']}]"
-    return TrainingRecipe(
-        epochs=epochs,
-        examples_per_epoch=examples_per_epoch,
-        batch_size=batch_size,
-        precision=precision,
-        processor_type=row["processor_type"] or None,
-        processor_count=count,
-        train_hours=hours,
-        citation=f"{recipe_citation}; {hw}",
-    )
 
 
 # --------------------------------------------------------------------------------------------

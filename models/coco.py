@@ -18,31 +18,28 @@ weights, which keep few proposals or detections on a random image; random weight
 configured maximum, so their counted inference MACs exceed `_ops` (see `OPS_DEPEND_ON_DETECTIONS`).
 
 Training targets are synthetic: 7 boxes per image (COCO train2017's mean), masks or keypoints
-where the model needs them. The loss is the sum of the model's loss dict in train mode.
+where the model needs them. The loss is the sum of the model's loss dict in train mode. The
+training recipes (torchvision's, for each DEFAULT weights) are data, in
+harness/data/recipes/coco.toml.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.arch.recipes import published_recipe
 from harness.arch.registry import register
-from harness.arch.spec import Architecture, OptimizerSpec, ReferenceMetric, TrainingRecipe
+from harness.arch.spec import Architecture, ReferenceMetric
 
-from ._vision_common import (
-    COCO_TRAIN_CITATION,
-    COCO_TRAIN_IMAGES,
-    TV_DET_README,
-    torchvision_citation,
-)
-from ._vision_detection import (
-    FULL_BUILDERS,
+from ._vision_common import torchvision_citation
+from ._vision_detection import FULL_BUILDERS
+from ._vision_detection_targets import (
     OBJECTS_CITATION,
-    TINY_BUILDERS,
-    TINY_SIZE,
     detection_batch_factory,
     detection_forward,
     detection_loss,
 )
+from ._vision_detection_tiny import TINY_BUILDERS, TINY_SIZE
 from ._vision_meta import DETECTION, DetectionMeta
 
 
@@ -125,82 +122,10 @@ _OPS_NOTE = (
     "higher"
 )
 
-_TRAIN_PY = (
-    "references/detection/train.py defaults: SGD momentum 0.9, --lr 0.02 ('for training on 8 "
-    "gpus and 2 images_per_gpu'), --batch-size 2 per GPU, --wd 1e-4"
-)
-
-
-def _recipe(
-    epochs: int, batch: int, cite: str, *, gpus: int, gpu: str, precision: str = "fp32"
-) -> TrainingRecipe:
-    return TrainingRecipe(
-        epochs=epochs,
-        examples_per_epoch=COCO_TRAIN_IMAGES,
-        batch_size=batch,
-        precision=precision,
-        processor_type=gpu,
-        processor_count=gpus,
-        citation=f"{cite}; examples per epoch: {COCO_TRAIN_CITATION} (an upper bound: torchvision's "
-        "train.py drops images without annotations, and for keypoints images with fewer than 10 "
-        "visible keypoints; those counts are not published); training hours not published",
-    )
-
-
-def recipe_for(name: str, meta: DetectionMeta) -> tuple[OptimizerSpec, TrainingRecipe]:
-    """torchvision's recipe for `name`'s DEFAULT weights (its `recipe` link)."""
-    if name in ("fasterrcnn_resnet50_fpn_v2", "maskrcnn_resnet50_fpn_v2"):
-        pr = "5763" if name.startswith("faster") else "5773"
-        cite = (
-            f"github.com/pytorch/vision PR #{pr}: run_with_submitit.py --ngpus 8 --nodes 4 "
-            "(32 GPUs, model not stated) --epochs 400 --lr-steps 352 384 --lr 0.1 --batch-size 2 "
-            "(64 per step) --weight-decay 0.00004 --sync-bn --data-augmentation lsj, no "
-            f"--weights-backbone (trained from scratch); {_TRAIN_PY}"
-        )
-        opt = OptimizerSpec("sgd", 0.1, {"momentum": 0.9, "weight_decay": 4e-5}, citation=cite)
-        return opt, _recipe(400, 64, cite, gpus=32, gpu="GPU (model not stated)")
-    if name == "retinanet_resnet50_fpn_v2":
-        cite = (
-            "github.com/pytorch/vision PR #5756: run_with_submitit.py --ngpus 8 --nodes 1 (8 GPUs, "
-            "model not stated) --weights-backbone ResNet50_Weights.IMAGENET1K_V2 --opt adamw --lr "
-            "0.0001 --epochs 26 --lr-steps 16 22 --weight-decay 0.05 --norm-weight-decay 0.0 "
-            f"--data-augmentation multiscale --sync-bn; batch 2 per GPU ({_TRAIN_PY})"
-        )
-        opt = OptimizerSpec("adamw", 1e-4, {"weight_decay": 0.05}, citation=cite)
-        return opt, _recipe(26, 16, cite, gpus=8, gpu="GPU (model not stated)")
-    if name == "ssd300_vgg16":
-        cite = (
-            f"{TV_DET_README}, SSD300 VGG16: --epochs 120 --lr-steps 80 110 --lr 0.002 "
-            "--batch-size 4 (x 8 GPUs = 32) --weight-decay 0.0005 --data-augmentation ssd "
-            f"--weights-backbone VGG16_Weights.IMAGENET1K_FEATURES; {_TRAIN_PY}"
-        )
-        opt = OptimizerSpec("sgd", 0.002, {"momentum": 0.9, "weight_decay": 5e-4}, citation=cite)
-        return opt, _recipe(120, 32, cite, gpus=8, gpu="V100")
-    if name == "ssdlite320_mobilenet_v3_large":
-        cite = (
-            f"{TV_DET_README}, SSDlite320 MobileNetV3-Large: --epochs 660 --lr-scheduler "
-            "cosineannealinglr --lr 0.15 --batch-size 24 (x 8 GPUs = 192) --weight-decay 0.00004 "
-            f"--data-augmentation ssdlite; {_TRAIN_PY}"
-        )
-        opt = OptimizerSpec("sgd", 0.15, {"momentum": 0.9, "weight_decay": 4e-5}, citation=cite)
-        return opt, _recipe(660, 192, cite, gpus=8, gpu="V100")
-    # the 26-epoch v1 recipes (46 for keypoints): 8 GPUs x 2 images, lr 0.02 (0.01 one-stage)
-    epochs, steps = (46, "36 43") if name.startswith("keypoint") else (26, "16 22")
-    lr = 0.01 if name in ("retinanet_resnet50_fpn", "fcos_resnet50_fpn") else 0.02
-    amp = name == "fcos_resnet50_fpn"
-    backbone = "MobileNet_V3_Large" if "mobilenet" in name else "ResNet50"
-    cite = (
-        f"{TV_DET_README}, {name}: --epochs {epochs} --lr-steps {steps} --aspect-ratio-group-factor 3"
-        f"{' --lr 0.01' if lr == 0.01 else ''}{' --amp' if amp else ''} --weights-backbone "
-        f"{backbone}_Weights.IMAGENET1K_V1; {_TRAIN_PY} (16 images per step)"
-    )
-    opt = OptimizerSpec("sgd", lr, {"momentum": 0.9, "weight_decay": 1e-4}, citation=cite)
-    return opt, _recipe(epochs, 16, cite, gpus=8, gpu="V100", precision="fp16" if amp else "fp32")
-
 
 def make_architecture(name: str, meta: DetectionMeta) -> Architecture:
     info = DETECTORS[name]
-    optimizer, recipe = recipe_for(name, meta)
+    optimizer, recipe = published_recipe("coco", name)
     targets = {
         "box": "boxes, labels",
         "mask": "boxes, labels, masks",

@@ -1,26 +1,82 @@
-"""Architectures from outside the zoo: `path/to/file.py:name`, and plain `nn.Module` factories."""
+"""Architectures from outside the zoo: `path/to/file.py:name`, and plain `nn.Module` factories.
+
+`import_python_file` is the harness's one way of importing a Python file named by path: a file
+is imported once per process, under a private module name, and a zoo file named by path is the
+module already imported.
+"""
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 from torch import nn
 
-from harness.arch.spec import Architecture, Batch, OptimizerSpec, _rand, _randint
+from harness.arch.spec import (
+    Architecture,
+    Batch,
+    BatchFactory,
+    OptimizerSpec,
+    random_float,
+    random_int,
+)
 from harness.errors import ArchitectureLoadError
+
+# --------------------------------------------------------------------------------------------
+# `path/to/file.py:name`
+# --------------------------------------------------------------------------------------------
 
 
 def is_file_reference(spec: str) -> bool:
+    """Whether `spec` names an attribute of a Python file (`path/to/file.py:name`)."""
     path, sep, attr = spec.rpartition(":")
     return bool(sep) and path.endswith(".py") and bool(attr)
+
+
+def import_python_file(path: Path, *, what: str = "") -> ModuleType:
+    """The module of the Python file at `path`, imported once per process.
+
+    A file already imported (a zoo module named by path) is that module, so it runs once.
+    Errors say `what` (the reference being loaded) and why the import failed.
+    """
+    what = what or str(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ArchitectureLoadError(f"{what}: file {path} does not exist")
+    module_name = f"harness_user_{abs(hash(str(path.resolve())))}"
+    module = sys.modules.get(module_name) or _imported_module_at(path)
+    if module is not None:
+        return module
+    mspec = importlib.util.spec_from_file_location(module_name, path)
+    if mspec is None or mspec.loader is None:
+        raise ArchitectureLoadError(f"{what}: {path} is not an importable Python file")
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[module_name] = module
+    try:
+        mspec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ArchitectureLoadError(
+            f"{what}: importing {path} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _imported_module_at(path: Path) -> Any:
+    """A module already imported from `path` (a zoo file named by path), so it runs once."""
+    target = path.resolve()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f and f.endswith(".py") and Path(f).resolve() == target:
+            return mod
+    return None
 
 
 def load_file_reference(
@@ -30,25 +86,10 @@ def load_file_reference(
     seq_len: int | None = None,
     vocab: int | None = None,
 ) -> Architecture:
+    """The Architecture `path/to/file.py:name` names: an Architecture, or a module factory."""
     path_str, _, attr = spec.rpartition(":")
     path = Path(path_str).expanduser()
-    if not path.is_file():
-        raise ArchitectureLoadError(f"{spec}: file {path} does not exist")
-    module_name = f"harness_user_{abs(hash(str(path.resolve())))}"
-    module = sys.modules.get(module_name) or _imported_module_at(path)
-    if module is None:
-        mspec = importlib.util.spec_from_file_location(module_name, path)
-        if mspec is None or mspec.loader is None:
-            raise ArchitectureLoadError(f"{spec}: {path} is not an importable Python file")
-        module = importlib.util.module_from_spec(mspec)
-        sys.modules[module_name] = module
-        try:
-            mspec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[module_name]
-            raise ArchitectureLoadError(
-                f"{spec}: importing {path} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+    module = import_python_file(path, what=spec)
     if not hasattr(module, attr):
         names = [n for n in vars(module) if not n.startswith("_")]
         close = difflib.get_close_matches(attr, names, n=3, cutoff=0.5)
@@ -72,14 +113,9 @@ def load_file_reference(
     )
 
 
-def _imported_module_at(path: Path) -> Any:
-    """A module already imported from `path` (a zoo file named by path), so it runs once."""
-    target = path.resolve()
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None)
-        if f and f.endswith(".py") and Path(f).resolve() == target:
-            return mod
-    return None
+# --------------------------------------------------------------------------------------------
+# Plain `() -> nn.Module` factories
+# --------------------------------------------------------------------------------------------
 
 
 def architecture_from_module_factory(
@@ -97,13 +133,30 @@ def architecture_from_module_factory(
     (N, L, V) against random targets, and the mean square of the output otherwise; the
     optimizer is SGD (momentum 0.9). Both are stated in the record's `loss` and `optimizer`.
     """
-    if input_shape is None and seq_len is None:
-        raise ArchitectureLoadError(
-            f"{name}: a plain function needs --input-shape N,C,H,W (float input) or "
-            "--seq-len L --vocab V (token ids) to make its example batch"
-        )
-    if seq_len is not None and vocab is None:
-        raise ArchitectureLoadError(f"{name}: --seq-len needs --vocab V (the token-id range)")
+    batch_factory, size_kind, default_size = _generic_batch(name, input_shape, seq_len, vocab)
+    build = _checked_builder(factory, name)
+    return Architecture(
+        name=name,
+        domain="custom",
+        task="custom",
+        benchmark=None,
+        year=None,
+        builder=build,
+        tiny_builder=build,
+        batch_factory=batch_factory,
+        loss_fn=generic_loss,
+        loss_name="cross-entropy on logits, else mean square (generic)",
+        optimizer=OptimizerSpec("sgd", 0.1, {"momentum": 0.9}, citation="harness default"),
+        size_kind=size_kind,
+        default_size=default_size,
+        tiny_size=default_size,
+        source=source,
+        description="user-supplied nn.Module factory",
+    )
+
+
+def _checked_builder(factory: Callable[[], nn.Module], name: str) -> Callable[[], nn.Module]:
+    """`factory`, with a one-line error when it fails or returns something else."""
 
     def checked_build() -> nn.Module:
         try:
@@ -118,55 +171,51 @@ def architecture_from_module_factory(
             )
         return model
 
+    return checked_build
+
+
+def _generic_batch(
+    name: str,
+    input_shape: Sequence[int] | None,
+    seq_len: int | None,
+    vocab: int | None,
+) -> tuple[BatchFactory, str, int]:
+    """(batch factory, size kind, default size): float input of a shape, or token ids."""
+    if input_shape is None and seq_len is None:
+        raise ArchitectureLoadError(
+            f"{name}: a plain function needs --input-shape N,C,H,W (float input) or "
+            "--seq-len L --vocab V (token ids) to make its example batch"
+        )
+    if seq_len is not None and vocab is None:
+        raise ArchitectureLoadError(f"{name}: --seq-len needs --vocab V (the token-id range)")
     if input_shape is not None:
         shape = tuple(int(s) for s in input_shape)
         if len(shape) < 2 or any(s < 1 for s in shape):
             raise ArchitectureLoadError(f"{name}: --input-shape must be N,... with positive sizes")
-        default_size = shape[-1]
 
-        def factory_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
-            x = _rand((batch_size, *shape[1:]), dtype, device, generator)
+        def float_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
+            x = random_float((batch_size, *shape[1:]), dtype, device, generator)
             return Batch(args=(x,), kwargs={}, targets=None, size=batch_size)
 
-        size_kind = "resolution"
-    else:
-        default_size = int(seq_len)  # type: ignore[arg-type]
-        v = int(vocab)  # type: ignore[arg-type]
+        return float_batch, "resolution", shape[-1]
+    v = int(vocab)  # type: ignore[arg-type]
 
-        def factory_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
-            ids = _randint(v, (batch_size, size), device, generator)
-            return Batch(args=(ids,), kwargs={}, targets=None, size=batch_size)
+    def token_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
+        ids = random_int(v, (batch_size, size), device, generator)
+        return Batch(args=(ids,), kwargs={}, targets=None, size=batch_size)
 
-        size_kind = "seq_len"
+    return token_batch, "seq_len", int(seq_len)  # type: ignore[arg-type]
 
-    def generic_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-        out = model(*batch.args, **batch.kwargs)
-        out = _first_tensor(out)
-        if out.is_floating_point() and out.dim() in (2, 3) and out.shape[-1] > 1:
-            gen = torch.Generator(device="cpu").manual_seed(0)
-            classes = out.shape[-1]
-            tgt = torch.randint(0, classes, out.shape[:-1], generator=gen).to(out.device)
-            return nn.functional.cross_entropy(out.reshape(-1, classes).float(), tgt.reshape(-1))
-        return out.float().pow(2).mean()
 
-    return Architecture(
-        name=name,
-        domain="custom",
-        task="custom",
-        benchmark=None,
-        year=None,
-        builder=checked_build,
-        tiny_builder=checked_build,
-        batch_factory=factory_batch,
-        loss_fn=generic_loss,
-        loss_name="cross-entropy on logits, else mean square (generic)",
-        optimizer=OptimizerSpec("sgd", 0.1, {"momentum": 0.9}, citation="harness default"),
-        size_kind=size_kind,
-        default_size=default_size,
-        tiny_size=default_size,
-        source=source,
-        description="user-supplied nn.Module factory",
-    )
+def generic_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Cross-entropy against fixed random targets for logits-like output, else mean square."""
+    out = _first_tensor(model(*batch.args, **batch.kwargs))
+    if out.is_floating_point() and out.dim() in (2, 3) and out.shape[-1] > 1:
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        classes = out.shape[-1]
+        tgt = torch.randint(0, classes, out.shape[:-1], generator=gen).to(out.device)
+        return nn.functional.cross_entropy(out.reshape(-1, classes).float(), tgt.reshape(-1))
+    return out.float().pow(2).mean()
 
 
 def _first_tensor(out: Any) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Architecture specs, their registration, and their discovery.
+"""Architecture specs: the records every network of the zoo is described by.
 
 An `Architecture` says everything the rest of the harness needs to know about one network, and
 nothing about how it is measured: how to build it (full size, and a tiny variant for CPU tests),

@@ -1,4 +1,8 @@
-"""Processor specifications: datasheet peaks per precision, each with its citation."""
+"""Processor specifications: datasheet peaks per precision, each with its citation.
+
+The one reader of `processors.csv` and `processor_aliases.csv`; published points
+(harness.catalog.published) and live devices both look processors up here.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import csv
 import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from harness.catalog.flags import is_flagged
 from harness.data import REFERENCE_DIR
 from harness.hardware.precision import check_precision_name
 
@@ -42,8 +48,16 @@ class ProcessorSpec:
     @property
     def flagged(self) -> bool:
         """The source marks a figure as not confirmed in a primary source."""
-        s = self.source.lower()
-        return "memory" in s or "flag" in s
+        return is_flagged(self.source)
+
+
+@dataclass(frozen=True)
+class ProcessorAlias:
+    """One row of processor_aliases.csv: a name as papers write it, and the row it means."""
+
+    alias: str
+    processor_type: str | None  # None: known, but no processors.csv row fits
+    note: str
 
 
 def _tflops(cell: str) -> float | None:
@@ -51,11 +65,11 @@ def _tflops(cell: str) -> float | None:
     return float(cell) * 1e12 if cell else None
 
 
-@functools.lru_cache(maxsize=1)
-def processor_table() -> dict[str, ProcessorSpec]:
+@functools.cache
+def processor_table(reference_dir: Path = REFERENCE_DIR) -> dict[str, ProcessorSpec]:
     """processors.csv, keyed by processor_type."""
     out: dict[str, ProcessorSpec] = {}
-    with open(REFERENCE_DIR / "processors.csv", newline="") as f:
+    with open(Path(reference_dir) / "processors.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             out[row["processor_type"]] = ProcessorSpec(
                 name=row["processor_type"],
@@ -70,13 +84,24 @@ def processor_table() -> dict[str, ProcessorSpec]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _aliases() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    with open(REFERENCE_DIR / "processor_aliases.csv", newline="") as f:
+@functools.cache
+def alias_table(reference_dir: Path = REFERENCE_DIR) -> dict[str, ProcessorAlias]:
+    """processor_aliases.csv, keyed by the alias exactly as written."""
+    out: dict[str, ProcessorAlias] = {}
+    with open(Path(reference_dir) / "processor_aliases.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            out[_norm(row["alias"])] = row["processor_type"].strip() or None
+            out[row["alias"]] = ProcessorAlias(
+                alias=row["alias"],
+                processor_type=row["processor_type"].strip() or None,
+                note=row["note"] or "",
+            )
     return out
+
+
+@functools.cache
+def _aliases() -> dict[str, str | None]:
+    """Aliases by normalised name (case, dashes and spacing ignored)."""
+    return {_norm(a.alias): a.processor_type for a in alias_table().values()}
 
 
 def _norm(name: str) -> str:
