@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from harness.console import fmt_num, fmt_si, print_table
     from harness.cost.utilisation import utilisation
     from harness.hardware.devices import describe_device, resolve_device
-    from harness.timing.loop import time_training
+    from harness.hardware.peaks import peak_figures
+    from harness.timing.request import TimingRequest
+    from harness.timing.run import time_training
 
     dev = resolve_device(args.device)  # a missing device fails before anything is built
     plain_seq = args.size if (is_file_reference(args.name) and args.vocab is not None) else None
@@ -63,19 +65,21 @@ def run(args: argparse.Namespace) -> int:
     batch = args.batch if args.batch is not None else DEFAULT_BATCH[dev.type]
     result = time_training(
         arch,
-        batch_size=batch,
-        size=args.size,
-        tiny=args.tiny,
-        device=dev,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile_mode=args.compile,
-        cudnn_benchmark=False if args.no_cudnn_benchmark else None,
-        warmup_steps=args.warmup,
-        min_steps=args.steps,
-        min_seconds=args.min_seconds,
-        threads=args.threads,
-        seed=args.seed,
+        TimingRequest(
+            batch_size=batch,
+            size=args.size,
+            tiny=args.tiny,
+            device=dev,
+            precision=args.precision,
+            channels_last=args.channels_last,
+            compile_mode=args.compile,
+            cudnn_benchmark=False if args.no_cudnn_benchmark else None,
+            warmup_steps=args.warmup,
+            min_steps=args.steps,
+            min_seconds=args.min_seconds,
+            threads=args.threads,
+            seed=args.seed,
+        ),
         progress=not args.json,
     )
     notes = list(result.notes)
@@ -85,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if why and not args.no_flops:
         notes.append(why)
-    from harness.pipeline.measure import peak_figures
-
     peaks = peak_figures(str(dev), result.precision_used, result.threads, measure=not args.no_peak)
     sheet, measured = peaks["datasheet_flop_per_s"], peaks["measured_flop_per_s"]
     sheet_src = peaks["datasheet_source"]

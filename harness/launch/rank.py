@@ -126,7 +126,8 @@ def measure_rank(
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from harness.energy import make_energy_monitor
-    from harness.timing.loop import time_training
+    from harness.timing.request import TimingRequest
+    from harness.timing.run import time_training
 
     device = f"cuda:{local_rank}" if config.device_kind == "cuda" else "cpu"
     backend = check_backend(backend, device)
@@ -140,22 +141,24 @@ def measure_rank(
         def timed(wrap, monitor=None, steps=None):
             return time_training(
                 arch,
-                batch_size=config.batch_size,
-                size=config.size,
-                tiny=config.tiny,
-                device=device,
-                precision=config.precision,
-                channels_last=config.channels_last,
-                compile_mode=config.compile_mode,
-                warmup_steps=config.warmup_steps,
-                min_steps=steps or config.min_steps,
-                min_seconds=config.min_seconds,
-                seed=config.seed,
+                TimingRequest(
+                    batch_size=config.batch_size,
+                    size=config.size,
+                    tiny=config.tiny,
+                    device=device,
+                    precision=config.precision,
+                    channels_last=config.channels_last,
+                    compile_mode=config.compile_mode,
+                    warmup_steps=config.warmup_steps,
+                    min_steps=steps or config.min_steps,
+                    min_seconds=config.min_seconds,
+                    seed=config.seed,
+                    retry_oom=False,  # ranks must agree on the batch; an OOM is an error here
+                    exact_steps=steps is not None,
+                ),
                 monitor=monitor,
                 progress=False,
-                retry_oom=False,  # ranks must agree on the batch; an OOM is an error here
                 wrap_model=wrap,
-                exact_steps=steps is not None,
             )
 
         ddp_kw = {"device_ids": [local_rank]} if device.startswith("cuda") else {}

@@ -18,9 +18,6 @@ from harness.pipeline.record import Measurement
 
 PhaseCallback = Callable[[str], None]
 
-# On a CPU there is no datasheet figure: the measured matmul peak is the peak (issue 4).
-CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
-
 
 def measure_config(
     config: MeasurementConfig,
@@ -126,72 +123,34 @@ def _energy_monitor(config: MeasurementConfig, backends: tuple[str, ...] | None)
 
 
 def _time(arch: Any, config: MeasurementConfig, monitor: Any, *, progress: bool):
-    from harness.timing.loop import time_training
+    from harness.timing.request import TimingRequest
+    from harness.timing.run import time_training
 
     return time_training(
         arch,
-        batch_size=config.batch_size,
-        size=config.size,
-        tiny=config.tiny,
-        device=config.device,
-        precision=config.precision,
-        channels_last=config.channels_last,
-        compile_mode=config.compile_mode,
-        warmup_steps=config.warmup_steps,
-        min_steps=config.min_steps,
-        # an energy window shorter than the monitor's resolution is lengthened, not guessed
-        min_seconds=max(config.min_seconds, getattr(monitor, "min_window_s", 0.0)),
-        seed=config.seed,
+        TimingRequest(
+            batch_size=config.batch_size,
+            size=config.size,
+            tiny=config.tiny,
+            device=config.device,
+            precision=config.precision,
+            channels_last=config.channels_last,
+            compile_mode=config.compile_mode,
+            warmup_steps=config.warmup_steps,
+            min_steps=config.min_steps,
+            # an energy window shorter than the monitor's resolution is lengthened, not guessed
+            min_seconds=max(config.min_seconds, getattr(monitor, "min_window_s", 0.0)),
+            seed=config.seed,
+        ),
         monitor=monitor,
         progress=progress,
     )
 
 
 def _peaks(config: MeasurementConfig, timing: Any, *, measure: bool) -> dict[str, Any]:
+    from harness.hardware.peaks import peak_figures
+
     return peak_figures(config.device, timing.precision_used, timing.threads, measure=measure)
-
-
-def peak_figures(
-    device: str, precision: str, threads: int | None = None, *, measure: bool = True
-) -> dict[str, Any]:
-    """Datasheet peak at `precision` (GPUs), a measured matmul peak, and which one the burden
-    uses (the datasheet's; on a CPU, the measured one), each with its source."""
-    from harness.catalog.processors import lookup_processor
-    from harness.hardware.devices import describe_device
-    from harness.hardware.peaks import datasheet_peak, measure_peak_for_precision
-
-    info = describe_device(device)
-    sheet = datasheet_peak(info, precision)
-    spec = lookup_processor(info.name) if info.kind == "cuda" else None
-    measured = None
-    if measure:
-        kw = {"threads": threads} if info.kind == "cpu" and threads else {}
-        measured = measure_peak_for_precision(device, precision, **kw)
-    if info.kind == "cpu":
-        sheet_source = CPU_PEAK_NOTE
-    elif spec is None:
-        sheet_source = f"{info.name!r} is not in processors.csv: no datasheet peak"
-    else:
-        sheet_source = f"processors.csv {spec.name}: {spec.source}" + (
-            " [flagged]" if spec.flagged else ""
-        )
-    # The burden's peak: the datasheet figure; on a CPU, the measured one.
-    if sheet is not None:
-        burden_peak, burden_source = sheet, sheet_source
-    elif info.kind == "cpu" and measured is not None:
-        burden_peak, burden_source = measured.flop_per_s, f"{CPU_PEAK_NOTE}; {measured.source}"
-    else:
-        burden_peak, burden_source = None, sheet_source
-    return {
-        "device_name": info.name,
-        "device_kind": info.kind,
-        "datasheet_flop_per_s": sheet,
-        "datasheet_source": sheet_source,
-        "measured_flop_per_s": measured.flop_per_s if measured else None,
-        "measured_source": measured.source if measured else "not measured",
-        "burden_peak_flop_per_s": burden_peak,
-        "burden_peak_source": burden_source,
-    }
 
 
 def _utilisation(counts: Any, timing: Any, peak: dict[str, Any]):
