@@ -4,7 +4,7 @@ Same model, batch, optimizer and loss; harness and bare runs are interleaved in 
 (alternating which goes first) so slow drifts in machine load hit both alike. The figure is
 the ratio of the pooled median step times, harness / bare.
 
-Targets (issue 4): at most 1.02 on CPU for resnet18 at batch 8 and 112 px and for a tiny BERT;
+Targets: at most 1.02 on CPU for resnet18 at batch 8 and 112 px and for a tiny BERT;
 at most 1.01 on a GPU for resnet50 at batch 64 (`--device cuda`).
 
     .venv/bin/python benchmarks/timing_overhead.py [--device cpu|cuda] [--rounds R] [--steps K]
@@ -26,7 +26,8 @@ import torch
 
 from harness.arch import registry
 from harness.arch.spec import Architecture
-from harness.timing.loop import time_training
+from harness.timing.request import TimingRequest
+from harness.timing.run import time_training
 
 # --------------------------------------------------------------------------------------------
 # Architectures: the zoo's
@@ -117,14 +118,16 @@ def compare(
             else:
                 res = time_training(
                     arch,
-                    batch_size=batch_size,
-                    size=size,
-                    tiny=tiny,
-                    device=device,
-                    warmup_steps=warmup,
-                    min_steps=steps,
-                    min_seconds=0.0,
-                    threads=threads,
+                    TimingRequest(
+                        batch_size=batch_size,
+                        size=size,
+                        tiny=tiny,
+                        device=device,
+                        warmup_steps=warmup,
+                        min_steps=steps,
+                        min_seconds=0.0,
+                        threads=threads,
+                    ),
                     progress=False,
                 )
                 # on CUDA compare like with like: the harness's mean over the round
@@ -153,6 +156,59 @@ def bootstrap_ratio_interval(
     return rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
 
 
+def _cpu_results(args: argparse.Namespace, device: torch.device) -> list[tuple]:
+    """resnet18 at batch 8 and 112 px, and the tiny BERT: (label, comparison, target) each."""
+    r18 = torchvision_arch("resnet18")
+    bert, tiny = tiny_bert_arch()
+    common = dict(device=device, rounds=args.rounds or 6, warmup=args.warmup, threads=args.threads)
+    return [
+        (
+            "resnet18, batch 8, 112 px",
+            compare(
+                f"resnet18 [{r18.name}]",
+                r18,
+                batch_size=8,
+                size=112,
+                tiny=False,
+                steps=args.steps or 2,
+                **common,
+            ),
+            1.02,
+        ),
+        (
+            "tiny BERT",
+            compare(
+                f"tiny BERT [{bert.name}]",
+                bert,
+                batch_size=8,
+                size=None,
+                tiny=tiny,
+                steps=args.steps or 6,
+                **common,
+            ),
+            1.02,
+        ),
+    ]
+
+
+def _gpu_results(args: argparse.Namespace, device: torch.device) -> list[tuple]:
+    """resnet50 at batch 64 and 224 px: (label, comparison, target)."""
+    r50 = torchvision_arch("resnet50")
+    ratio = compare(
+        f"resnet50 [{r50.name}]",
+        r50,
+        batch_size=64,
+        size=224,
+        tiny=False,
+        device=device,
+        rounds=args.rounds or 6,
+        steps=args.steps or 30,
+        warmup=max(args.warmup, 10),
+        threads=None,
+    )
+    return [("resnet50, batch 64, 224 px", ratio, 1.01)]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
@@ -168,66 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews timings)"
     )
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
-    results = []
-    if device.type == "cpu":
-        r18 = torchvision_arch("resnet18")
-        results.append(
-            (
-                "resnet18, batch 8, 112 px",
-                compare(
-                    f"resnet18 [{r18.name}]",
-                    r18,
-                    batch_size=8,
-                    size=112,
-                    tiny=False,
-                    device=device,
-                    rounds=args.rounds or 6,
-                    steps=args.steps or 2,
-                    warmup=args.warmup,
-                    threads=args.threads,
-                ),
-                1.02,
-            )
-        )
-        bert, tiny = tiny_bert_arch()
-        results.append(
-            (
-                "tiny BERT",
-                compare(
-                    f"tiny BERT [{bert.name}]",
-                    bert,
-                    batch_size=8,
-                    size=None,
-                    tiny=tiny,
-                    device=device,
-                    rounds=args.rounds or 6,
-                    steps=args.steps or 6,
-                    warmup=args.warmup,
-                    threads=args.threads,
-                ),
-                1.02,
-            )
-        )
-    else:
-        r50 = torchvision_arch("resnet50")
-        results.append(
-            (
-                "resnet50, batch 64, 224 px",
-                compare(
-                    f"resnet50 [{r50.name}]",
-                    r50,
-                    batch_size=64,
-                    size=224,
-                    tiny=False,
-                    device=device,
-                    rounds=args.rounds or 6,
-                    steps=args.steps or 30,
-                    warmup=max(args.warmup, 10),
-                    threads=None,
-                ),
-                1.01,
-            )
-        )
+    results = _cpu_results(args, device) if device.type == "cpu" else _gpu_results(args, device)
     print()
     for label, (ratio, lo, hi), target in results:
         verdict = "meets" if ratio <= target else "MISSES"

@@ -1,7 +1,7 @@
 """Repeatability: three measurements of the same configuration in one run agree within 5%.
 
 Each measurement is a full `time_training` call (fresh model, warm-up, timed steps); the
-spread is (max - min) / mean of the three medians. Target (issue 4): at most 5% on CPU.
+spread is (max - min) / mean of the three medians. Target: at most 5% on CPU.
 
     .venv/bin/python benchmarks/timing_repeatability.py [--arch resnet18|bert] [--repeats 3]
 """
@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from harness.timing.loop import time_training
+from harness.timing.request import TimingRequest
+from harness.timing.run import time_training
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from timing_overhead import tiny_bert_arch, torchvision_arch  # noqa: E402
@@ -51,14 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeats):
         r = time_training(
             arch,
-            batch_size=batch,
-            size=size,
-            tiny=tiny,
-            device=args.device,
-            warmup_steps=args.warmup,
-            min_steps=steps,
-            min_seconds=seconds,
-            threads=args.threads,
+            TimingRequest(
+                batch_size=batch,
+                size=size,
+                tiny=tiny,
+                device=args.device,
+                warmup_steps=args.warmup,
+                min_steps=steps,
+                min_seconds=seconds,
+                threads=args.threads,
+            ),
             progress=False,
         )
         medians.append(r.median_s)

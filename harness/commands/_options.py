@@ -92,7 +92,7 @@ def resolve_device_name(device: str) -> str:
 def measurement_config(args: argparse.Namespace, architecture: str, **overrides):
     """A MeasurementConfig from the shared options (defaults filled per device)."""
     from harness.pipeline.config import MeasurementConfig
-    from harness.timing.loop import DEFAULTS
+    from harness.timing.request import DEFAULTS
 
     device = resolve_device_name(args.device)
     kind = device.split(":")[0]

@@ -1,4 +1,10 @@
-"""Peak computation rates: the datasheet's for a device, and a measured matmul peak."""
+"""Peak computation rates: the datasheet's for a device, a measured matmul peak, and which of
+them a configuration's burden uses (`peak_figures`, the one place that decides).
+
+The datasheet peak is the paper's hardware burden and the usual MFU denominator; the measured
+peak is what the hardware sustains here. A CPU has no datasheet figure in the processor table,
+so there the measured peak is the peak, and its source says so.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ import torch
 
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError
-from harness.hardware.devices import DeviceInfo, cpu_identity, resolve_device
+from harness.hardware.devices import DeviceInfo, cpu_identity, describe_device, resolve_device
 from harness.hardware.precision import MATMUL_DTYPES, check_precision_name
+
+CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
 
 
 def datasheet_peak(info: DeviceInfo, precision: str) -> float | None:
@@ -78,50 +86,20 @@ def measure_matmul_peak(
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(n, n, generator=gen).to(dev, dt)
     b = torch.randn(n, n, generator=gen).to(dev, dt)
-    samples: list[float] = []
     if cuda:
-        saved = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        try:
-            with torch.cuda.device(dev):
-                for _ in range(warmup):
-                    torch.mm(a, b)
-                events = [torch.cuda.Event(enable_timing=True) for _ in range(repeats + 1)]
-                torch.cuda.synchronize(dev)
-                events[0].record()
-                for i in range(repeats):
-                    torch.mm(a, b)
-                    events[i + 1].record()
-                torch.cuda.synchronize(dev)
-                samples = [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = saved
-        where = torch.cuda.get_device_name(dev)
-        threads = None
+        samples = _cuda_matmul_samples(a, b, dev, warmup=warmup, repeats=repeats, tf32=tf32)
+        where, used_threads = torch.cuda.get_device_name(dev), None
     else:
-        before = torch.get_num_threads()
-        if threads is not None:
-            if threads < 1:
-                raise ConfigurationError(f"threads must be at least 1, got {threads}")
-            torch.set_num_threads(threads)
-        try:
-            for _ in range(warmup):
-                torch.mm(a, b)
-            start = time.perf_counter()
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                torch.mm(a, b)
-                samples.append(time.perf_counter() - t0)
-                if len(samples) >= 3 and time.perf_counter() - start > cpu_budget_s:
-                    break
-            threads = torch.get_num_threads()
-        finally:
-            torch.set_num_threads(before)
+        samples, used_threads = _cpu_matmul_samples(
+            a, b, warmup=warmup, repeats=repeats, threads=threads, budget_s=cpu_budget_s
+        )
         where = cpu_identity()[0] or "CPU"
     med = statistics.median(samples)
     dtype_name = str(dt).removeprefix("torch.")
     mode = " with TF32" if tf32 and cuda else ""
-    thread_note = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    thread_note = (
+        f", {used_threads} thread{'s' if used_threads != 1 else ''}" if used_threads else ""
+    )
     return MatmulPeak(
         device=str(dev),
         dtype=dtype_name,
@@ -130,10 +108,63 @@ def measure_matmul_peak(
         samples_s=tuple(samples),
         median_s=med,
         flop_per_s=2.0 * n**3 / med,
-        threads=threads,
+        threads=used_threads,
         source=f"measured here: median of {len(samples)} {n}x{n} {dtype_name} matmuls{mode} "
         f"on {where}{thread_note}",
     )
+
+
+def _cuda_matmul_samples(
+    a: torch.Tensor, b: torch.Tensor, dev: torch.device, *, warmup: int, repeats: int, tf32: bool
+) -> list[float]:
+    """Seconds per matmul from CUDA events between back-to-back matmuls, one synchronise."""
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        with torch.cuda.device(dev):
+            for _ in range(warmup):
+                torch.mm(a, b)
+            events = [torch.cuda.Event(enable_timing=True) for _ in range(repeats + 1)]
+            torch.cuda.synchronize(dev)
+            events[0].record()
+            for i in range(repeats):
+                torch.mm(a, b)
+                events[i + 1].record()
+            torch.cuda.synchronize(dev)
+            return [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _cpu_matmul_samples(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    warmup: int,
+    repeats: int,
+    threads: int | None,
+    budget_s: float,
+) -> tuple[list[float], int]:
+    """(seconds per matmul by perf_counter, the thread count used); threads restored after."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ConfigurationError(f"threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    samples: list[float] = []
+    try:
+        for _ in range(warmup):
+            torch.mm(a, b)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            samples.append(time.perf_counter() - t0)
+            if len(samples) >= 3 and time.perf_counter() - start > budget_s:
+                break
+        return samples, torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def measure_peak_for_precision(device: str | torch.device, precision: str, **kw: Any) -> MatmulPeak:
@@ -142,34 +173,33 @@ def measure_peak_for_precision(device: str | torch.device, precision: str, **kw:
     return measure_matmul_peak(device, MATMUL_DTYPES[p], tf32=(p == "tf32"), **kw)
 
 
-# On a CPU there is no datasheet figure: the measured matmul peak is the peak.
-CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
+# --------------------------------------------------------------------------------------------
+# The figures a configuration reports
+# --------------------------------------------------------------------------------------------
+
+
+def _datasheet_source(info: DeviceInfo) -> str:
+    if info.kind == "cpu":
+        return CPU_PEAK_NOTE
+    spec = lookup_processor(info.name)
+    if spec is None:
+        return f"{info.name!r} is not in processors.csv: no datasheet peak"
+    return f"processors.csv {spec.name}: {spec.source}" + (" [flagged]" if spec.flagged else "")
 
 
 def peak_figures(
     device: str, precision: str, threads: int | None = None, *, measure: bool = True
 ) -> dict[str, Any]:
-    """Datasheet peak at `precision` (GPUs), a measured matmul peak, and which one the burden
-    uses (the datasheet's; on a CPU, the measured one), each with its source."""
-    from harness.catalog.processors import lookup_processor
-    from harness.hardware.devices import describe_device
-
+    """Datasheet peak at `precision` (GPUs), a measured matmul peak (on `threads` CPU threads
+    when given), and which one the burden uses (the datasheet's; on a CPU, the measured one),
+    each with its source."""
     info = describe_device(device)
     sheet = datasheet_peak(info, precision)
-    spec = lookup_processor(info.name) if info.kind == "cuda" else None
     measured = None
     if measure:
         kw = {"threads": threads} if info.kind == "cpu" and threads else {}
         measured = measure_peak_for_precision(device, precision, **kw)
-    if info.kind == "cpu":
-        sheet_source = CPU_PEAK_NOTE
-    elif spec is None:
-        sheet_source = f"{info.name!r} is not in processors.csv: no datasheet peak"
-    else:
-        sheet_source = f"processors.csv {spec.name}: {spec.source}" + (
-            " [flagged]" if spec.flagged else ""
-        )
-    # The burden's peak: the datasheet figure; on a CPU, the measured one.
+    sheet_source = _datasheet_source(info)
     if sheet is not None:
         burden_peak, burden_source = sheet, sheet_source
     elif info.kind == "cpu" and measured is not None:

@@ -182,11 +182,9 @@ def _count_after_timing(
 
 
 def _time(arch: Any, config: MeasurementConfig, options: MeasureOptions, stages: _Stages) -> Any:
-    from harness.timing.loop import time_training
-
     device = options.device or config.device
     if not options.energy:
-        return _time_training(arch, config, options, device, None, time_training)
+        return _time_training(arch, config, options, device, None)
     from harness.energy import make_energy_monitor
 
     backends = list(options.energy_backends) if options.energy_backends else None
@@ -194,22 +192,19 @@ def _time(arch: Any, config: MeasurementConfig, options: MeasureOptions, stages:
     # start() takes the idle baseline; the energy window covers exactly the timed steps
     with make_energy_monitor(device, backends=backends, country=country, pue=config.pue) as mon:
         stages.enter("time")
-        return _time_training(arch, config, options, device, mon, time_training)
+        return _time_training(arch, config, options, device, mon)
 
 
 def _time_training(
-    arch: Any,
-    config: MeasurementConfig,
-    options: MeasureOptions,
-    device: str,
-    monitor: Any,
-    time_training: Callable[..., Any],
+    arch: Any, config: MeasurementConfig, options: MeasureOptions, device: str, monitor: Any
 ) -> Any:
+    from harness.timing.request import TimingRequest
+    from harness.timing.run import time_training
+
     # an energy window shorter than the monitor's resolution is lengthened, not guessed
     min_seconds = max(config.min_seconds, getattr(monitor, "min_window_s", 0.0))
     exact = options.exact_steps is not None
-    return time_training(
-        arch,
+    request = TimingRequest(
         batch_size=config.batch_size,
         size=config.size,
         tiny=config.tiny,
@@ -223,11 +218,11 @@ def _time_training(
         min_seconds=min_seconds,
         threads=options.threads,
         seed=config.seed,
-        monitor=monitor,
-        progress=options.progress,
-        retry_oom=options.retry_oom,
-        wrap_model=options.wrap_model,
         exact_steps=exact,
+        retry_oom=options.retry_oom,
+    )
+    return time_training(
+        arch, request, monitor=monitor, progress=options.progress, wrap_model=options.wrap_model
     )
 
 

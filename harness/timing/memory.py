@@ -140,8 +140,8 @@ def check_cpu_memory(est: MemoryEstimate, available: int | None) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's high-water mark of this process (Linux >= 4.0)."""
+def reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark of this process (Linux >= 4.0); False if it cannot."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -150,7 +150,8 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
+    """The process's resident high-water mark: /proc's VmHWM, else getrusage's maximum."""
     try:
         with open("/proc/self/status") as f:
             for line in f:

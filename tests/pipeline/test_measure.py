@@ -12,7 +12,7 @@ import pytest
 
 import harness.counting.count as count_module
 import harness.hardware.peaks as peaks_module
-import harness.timing.loop as timing_module
+import harness.timing.run as timing_module
 from harness.energy import EnergyMeasurement
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.measure import MeasureOptions, measure

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 
 import pytest
 import torch
@@ -12,8 +11,7 @@ import torch
 from harness.catalog.processors import lookup_processor, processor_table
 from harness.cli import main
 from harness.errors import ConfigurationError, DeviceUnavailableError
-from harness.hardware.devices import DeviceInfo, describe_device, resolve_device
-from harness.hardware.peaks import datasheet_peak, measure_matmul_peak, measure_peak_for_precision
+from harness.hardware.devices import describe_device, resolve_device
 from harness.hardware.precision import (
     PrecisionPlan,
     check_precision_name,
@@ -97,22 +95,6 @@ def test_table_names_and_aliases():
         assert lookup_processor(name).name == name
 
 
-def test_datasheet_peak_by_device_info():
-    h100 = DeviceInfo(
-        kind="cuda",
-        index=0,
-        name="NVIDIA H100 80GB HBM3",
-        count=1,
-        memory_bytes=80 * 2**30,
-        torch_version=torch.__version__,
-    )
-    assert datasheet_peak(h100, "bf16") == pytest.approx(989 * T)
-    assert datasheet_peak(h100, "tf32") == pytest.approx(494.7 * T)
-    assert datasheet_peak(describe_device("cpu"), "fp32") is None  # no CPU datasheet
-    with pytest.raises(ConfigurationError):
-        datasheet_peak(h100, "int4")
-
-
 # --------------------------------------------------------------------------------------------
 # Device identity
 # --------------------------------------------------------------------------------------------
@@ -159,28 +141,6 @@ def test_cuda_without_cuda_is_one_line_device_error(text):
 def test_cuda_index_beyond_the_machine():
     with pytest.raises(DeviceUnavailableError):
         resolve_device("cuda:99")
-
-
-# --------------------------------------------------------------------------------------------
-# Measured matmul peak
-# --------------------------------------------------------------------------------------------
-
-
-def test_cpu_matmul_peak_is_two_n_cubed_over_the_median():
-    p = measure_matmul_peak("cpu", torch.float32, n=128, repeats=5, warmup=1, threads=1)
-    assert len(p.samples_s) == 5 and all(s > 0 for s in p.samples_s)
-    assert p.median_s == pytest.approx(statistics.median(p.samples_s))
-    assert p.flop_per_s == pytest.approx(2 * 128**3 / p.median_s)
-    assert p.dtype == "float32" and p.threads == 1 and not p.tf32
-    assert p.source.startswith("measured here") and "128x128" in p.source
-    assert torch.get_num_threads() == describe_device("cpu").torch_threads  # restored
-
-
-def test_matmul_peak_per_precision_dtype():
-    p = measure_peak_for_precision("cpu", "bf16", n=64, repeats=2, warmup=1)
-    assert p.dtype == "bfloat16"
-    with pytest.raises(ConfigurationError):
-        measure_matmul_peak("cpu", n=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,16 +219,6 @@ def test_describe_cuda_device():
     assert info.compute_capability == "{}.{}".format(*torch.cuda.get_device_capability(0))
     spec = lookup_processor(info.name)
     assert info.processor_type == (spec.name if spec else None)
-
-
-@pytest.mark.gpu
-@needs_cuda
-def test_cuda_matmul_peak_below_the_datasheet():
-    p = measure_matmul_peak("cuda", torch.float32, n=4096, repeats=5, warmup=2)
-    assert p.flop_per_s == pytest.approx(2 * 4096**3 / p.median_s)
-    sheet = datasheet_peak(describe_device("cuda"), "fp32")
-    if sheet:
-        assert p.flop_per_s <= 1.15 * sheet  # fp32 without TF32 cannot beat the fp32 datasheet
 
 
 def test_nvml_facts_match_the_cuda_device_by_pci_bus_id(monkeypatch):

@@ -1,0 +1,125 @@
+"""Everything in a timed run that differs between CUDA and the CPU, chosen once per run.
+
+A runtime gives the step clock, the thread policy, the peak-memory reading and the device's
+name, so the set-up and the step loops run the same code on both.
+
+- CUDA: warm-up continues until step times settle (kernel selection, cudnn.benchmark and the
+  caching allocator make the first steps slow); peak memory is `torch.cuda.max_memory_allocated`.
+- CPU: the torch thread count is fixed for the run and recorded; the batch's estimated memory
+  is checked against what is available before anything is built; peak memory is the process's
+  resident high-water mark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import torch
+
+from harness.errors import ConfigurationError
+from harness.hardware.devices import cpu_identity
+from harness.timing.clock import CudaEventClock, PerfCounterClock, StepClock
+from harness.timing.memory import peak_rss_bytes, reset_peak_rss
+
+PeakReader = Callable[[], tuple[int, str]]  # (bytes, source)
+
+
+class DeviceRuntime(Protocol):
+    """The device-specific parts of a run; `runtime_for` picks one per resolved device."""
+
+    device: torch.device
+    settles_warmup: bool  # warm up until step times settle, not for a fixed count
+    checks_host_memory: bool  # the batch must fit in host memory: check it before building
+
+    def activate(self) -> AbstractContextManager[object]: ...
+
+    def threads(self, requested: int | None) -> AbstractContextManager[int]: ...
+
+    def clock(self) -> StepClock: ...
+
+    def start_peak_memory(self) -> PeakReader: ...
+
+    def name(self) -> str: ...
+
+    def release_cache(self) -> None: ...
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int | None) -> Iterator[int]:
+    """Torch's intra-op thread count set to `n` (None: unchanged), restored on exit."""
+    before = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise ConfigurationError(f"--threads must be at least 1, got {n}")
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+class CudaRuntime:
+    """A CUDA device: event clock, settling warm-up, the caching allocator's peak."""
+
+    settles_warmup = True
+    checks_host_memory = False
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def activate(self) -> AbstractContextManager[object]:
+        return torch.cuda.device(self.device)
+
+    def threads(self, requested: int | None) -> AbstractContextManager[int]:
+        return fixed_threads(None)  # the GPU does the work: record, do not change
+
+    def clock(self) -> StepClock:
+        return CudaEventClock(self.device)
+
+    def start_peak_memory(self) -> PeakReader:
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return lambda: (int(torch.cuda.max_memory_allocated(self.device)), "cuda-max-allocated")
+
+    def name(self) -> str:
+        return torch.cuda.get_device_name(self.device)
+
+    def release_cache(self) -> None:
+        torch.cuda.empty_cache()
+
+
+class CpuRuntime:
+    """The CPU: perf_counter clock, fixed threads, host-memory pre-check, resident peak."""
+
+    settles_warmup = False
+    checks_host_memory = True
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def activate(self) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def threads(self, requested: int | None) -> AbstractContextManager[int]:
+        return fixed_threads(requested)
+
+    def clock(self) -> StepClock:
+        return PerfCounterClock()
+
+    def start_peak_memory(self) -> PeakReader:
+        source = "cpu-peak-rss" if reset_peak_rss() else "cpu-peak-rss-process"
+        return lambda: (peak_rss_bytes(), source)
+
+    def name(self) -> str:
+        return cpu_identity()[0] or "CPU"
+
+    def release_cache(self) -> None:
+        return None
+
+
+def runtime_for(device: torch.device) -> DeviceRuntime:
+    """The runtime of a resolved device."""
+    return CudaRuntime(device) if device.type == "cuda" else CpuRuntime(device)
