@@ -209,7 +209,7 @@ def _lend_recipe(
 def _trend_positions(
     records: Sequence[Measurement], bench: str, notes: list[str]
 ) -> list[TrendPosition]:
-    from harness.analysis.scaling import fit
+    from harness.analysis.fit import fit
     from harness.catalog.published import load_published
 
     published = load_published(bench)
