@@ -31,4 +31,7 @@ Vectorisation:
   formed: X'X is drawn from its Wishart law by Bartlett's decomposition, X'X = A A' with A
   lower triangular, and X'noise ~ N(0, sd^2 X'X) as sd * A xi, exact in distribution.
 Random numbers come from numpy's default_rng seeded with (seed, n, stream): deterministic.
+
+Modules: `config` (the records), `flops` (solver FLOPs), `solvers` (FISTA, power method,
+Bartlett), `estimators` (losses at one sample size), `run` (curves and crossovers), `tables`.
 """
