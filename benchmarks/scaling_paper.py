@@ -21,24 +21,23 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-from harness.analysis.scaling import (
+from harness.analysis.extrapolate import extrapolate  # noqa: E402
+from harness.analysis.fit import Fit, fit, fit_all  # noqa: E402
+from harness.analysis.simulation.config import SimulationConfig  # noqa: E402
+from harness.analysis.simulation.run import run as simulate  # noqa: E402
+from harness.analysis.simulation.tables import crossover_rows  # noqa: E402
+from harness.analysis.tables import (  # noqa: E402
     FIT_COLUMNS,
     FIT_HEADERS,
     PROJECTION_COLUMNS,
     PROJECTION_HEADERS,
-    Fit,
-    extrapolate,
-    fit,
-    fit_all,
     fit_rows,
     notes_for,
     projection_rows,
 )
-from harness.analysis.simulate import SimulationConfig, crossover_rows
-from harness.analysis.simulate import run as simulate
-from harness.catalog.published import load_published
+from harness.catalog.published import load_published  # noqa: E402
 from harness.console import format_table  # noqa: E402
-from harness.cost.conversions import PaperConversion
+from harness.cost.conversions import PaperConversion  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 
 

@@ -63,6 +63,8 @@ class TrendPosition:
 
 @dataclass(frozen=True)
 class Comparison:
+    """A new architecture's record beside the zoo's, and where each sits on the paper's trend."""
+
     new: Measurement
     zoo: tuple[Measurement, ...]
     benchmark: str | None
@@ -80,35 +82,6 @@ class Comparison:
             ],
             "notes": list(self.notes),
         }
-
-    def print(self) -> None:
-        from harness.console import print_table
-        from harness.pipeline.summary import comparison_rows
-
-        print_table(comparison_rows([self.new, *self.zoo]))
-        if self.positions:
-            print("\nRelative to the paper's polynomial fit (performance on compute):")
-            print_table(
-                [
-                    {
-                        "architecture": p.architecture,
-                        "measure": p.measure,
-                        "error": p.error,
-                        "used_flop": p.compute_used_flop,
-                        "trend_flop": p.compute_at_trend_flop,
-                        "trend_95pct": f"[{p.trend_low_flop:.2g}, {p.trend_high_flop:.2g}]",
-                        "used/trend": p.ratio,
-                    }
-                    for p in self.positions
-                ]
-            )
-            for p in self.positions:
-                if p.architecture == self.new.config["architecture"]:
-                    print(f"{p.architecture} ({p.measure}): {p.verdict()}; fit {p.fit}")
-        if not self.new.ok:
-            print(f"\n{self.new.config['architecture']}: measurement failed: {self.new.error}")
-        for n in self.notes:
-            print(f"note: {n}")
 
 
 def compare(
@@ -209,7 +182,7 @@ def _lend_recipe(
 def _trend_positions(
     records: Sequence[Measurement], bench: str, notes: list[str]
 ) -> list[TrendPosition]:
-    from harness.analysis.scaling import fit
+    from harness.analysis.fit import fit
     from harness.catalog.published import load_published
 
     published = load_published(bench)

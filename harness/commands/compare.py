@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.analysis.comparison import compare
+    from harness.present.comparison_text import print_comparison
 
     result = compare(
         args.name,
@@ -58,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=1, default=str))
     else:
-        result.print()
+        print_comparison(result)
     return 0 if result.new.ok else 1

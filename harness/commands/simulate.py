@@ -46,16 +46,12 @@ def _sizes(text: str | None) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.analysis.simulate import (
-        CURVE_COLUMNS,
-        CURVE_HEADERS,
-        SimulationConfig,
-        crossover_rows,
-        curve_rows,
-        plot,
-    )
-    from harness.analysis.simulate import run as simulate
-    from harness.console import format_table, progress
+    from harness.analysis.simulation.config import SimulationConfig
+    from harness.analysis.simulation.run import run as simulate
+    from harness.analysis.simulation.tables import simulation_json
+    from harness.console import progress
+    from harness.present.simulation_plot import plot_simulation
+    from harness.present.simulation_text import simulation_text
 
     config = SimulationConfig(
         true_features=args.true_features,
@@ -76,42 +72,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        plots = plot(result, str(out / f"simulation_{config.penalty}"))
+        plots = plot_simulation(result, str(out / f"simulation_{config.penalty}"))
     if args.json:
-        payload = {
-            "config": config.__dict__,
-            "process": config.describe(),
-            "curves": curve_rows(result),
-            "reference_simulated": result.reference.performance,
-            "target": result.target,
-            "crossovers": [c.__dict__ for c in result.crossovers],
-            "seconds": result.seconds,
-            "plots": plots,
-        }
-        print(json.dumps(payload, indent=2, default=str))
-        return 0
-    print(f"Process: {config.describe()}.")
-    print(
-        "Performance = -log10 of the mean normalised MSE against the optimal predictor; "
-        "solver FLOPs by formula for fitting real data of that size (lasso: measured FISTA "
-        "iterations); '-' = OLS undefined (n <= features + 1)."
-    )
-    print()
-    print(format_table(curve_rows(result), CURVE_COLUMNS, CURVE_HEADERS))
-    if result.crossovers:
-        print()
-        print(
-            f"Sample size at which each flexible model reaches the oracle's performance at "
-            f"n = {config.reference_n} (target {result.target:.3f}, exact; simulated oracle "
-            f"{result.reference.performance:.3f}):"
-        )
-        print(format_table(crossover_rows(result)))
-    per = result.seconds_per_size
-    if per:
-        print(
-            f"\n{config.sims} simulations per size: {sum(per.values()) / len(per):.2f} s per "
-            f"size on average; {result.seconds:.1f} s in all."
-        )
-    for p in plots:
-        print(f"wrote {p}")
+        print(json.dumps(simulation_json(result, plots), indent=2, default=str))
+    else:
+        print(simulation_text(result, plots))
     return 0

@@ -1,1 +1,10 @@
-"""present"""
+"""Presentation: text, figures and pages of what `harness.analysis` computes; nothing here
+measures or fits.
+
+- `figure_files`: the one helper that saves every figure (PNG + SVG, footer with provenance);
+- `fit_text`, `fit_plot`: `harness fit` as console text and plots;
+- `simulation_text`, `simulation_plot`: `harness simulate` as console text and Figure 1;
+- `comparison_text`: `harness compare` as console text;
+- `report` (with `rows`, `report_figures`, `page`, `html_page`, `markdown_page`): the report of a
+  results database.
+"""

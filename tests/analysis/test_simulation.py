@@ -5,18 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.analysis.simulate import (
-    SimulationConfig,
-    _bartlett,
+from harness.analysis.simulation.config import SimulationConfig
+from harness.analysis.simulation.estimators import (
     analytic_flexible_crossover,
     analytic_ols_nmse,
-    lasso_fista,
-    lasso_flops,
-    ols_flops,
     ols_loss_draws,
-    run,
     simulate_size,
 )
+from harness.analysis.simulation.flops import lasso_flops, ols_flops
+from harness.analysis.simulation.run import run
+from harness.analysis.simulation.solvers import bartlett, lasso_fista
 from harness.cli import main
 from harness.errors import HarnessError
 
@@ -50,7 +48,7 @@ def test_ols_draws_match_explicit_fits():
 def test_bartlett_factor_gives_wishart_moments():
     rng = np.random.default_rng(0)
     n, dim = 30, 6
-    ws = np.array([(a := _bartlett(rng, n, dim)) @ a.T for _ in range(3000)])
+    ws = np.array([(a := bartlett(rng, n, dim)) @ a.T for _ in range(3000)])
     assert ws.mean(axis=0) == pytest.approx(n * np.eye(dim), abs=0.6)
     assert ws[:, 0, 0].var() == pytest.approx(2 * n, rel=0.15)  # chi2(n) variance
     assert ws[:, 0, 1].var() == pytest.approx(n, rel=0.15)

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import re
 import sqlite3
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis.scaling import (
-    Fit,
-    FitSkipped,
-    extrapolate,
-    fit,
-    fit_all,
-    fit_points,
-    fit_rows,
-    fit_with_measured,
-    measured_frame,
-    projection_rows,
-    to_jsonable,
-)
+from harness.analysis.extrapolate import extrapolate
+from harness.analysis.fit import Fit, FitSkipped, fit, fit_all, fit_points
+from harness.analysis.measured import fit_with_measured, measured_frame
+from harness.analysis.tables import fit_rows, projection_rows, to_jsonable
 from harness.catalog.published import load_published
 from harness.cli import main
 from harness.console import format_table
@@ -72,16 +66,76 @@ def exact_points(model: str, a: float, b: float) -> pd.DataFrame:
     )
 
 
-def test_reference_readme_imagenet_figure(published):
-    """harness/data/reference/README.md: slope 0.103, k = 9.7, R^2 = 0.63 over 34 rows."""
+REFERENCE = Path(__file__).resolve().parents[2] / "harness" / "data" / "reference"
+
+
+def imagenet_points_from_csv() -> tuple[np.ndarray, np.ndarray]:
+    """(log10 C, log10 P) of the ImageNet rows with compute, read with the csv module alone:
+    C = 2 x GMACs x 1e9 FLOP per pass, P = 1/error with error = 1 - top-1/100 (the paper's
+    performance)."""
+    with open(REFERENCE / "imagenet.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["gmacs_per_pass"].strip()]
+    for r in rows:  # the error column is 100 - value, as the reference README defines it
+        assert float(r["error"]) == pytest.approx(100 - float(r["value"]))
+    compute = np.array([2 * float(r["gmacs_per_pass"]) * 1e9 for r in rows])
+    error = np.array([1 - float(r["value"]) / 100 for r in rows])
+    return np.log10(compute), np.log10(1 / error)
+
+
+def closed_form_ols(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Slope, intercept, R^2 and the slope's 95% t interval by the textbook formulas."""
+    from scipy import stats
+
+    n = len(x)
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    sxy = float(np.sum((x - x.mean()) * (y - y.mean())))
+    syy = float(np.sum((y - y.mean()) ** 2))
+    slope = sxy / sxx
+    intercept = float(y.mean() - slope * x.mean())
+    resid = y - intercept - slope * x
+    se = math.sqrt(float(np.sum(resid**2)) / (n - 2) / sxx)
+    t = float(stats.t.ppf(0.975, n - 2))
+    return {
+        "n": n,
+        "slope": slope,
+        "intercept": intercept,
+        "r_squared": sxy * sxy / (sxx * syy),
+        "slope_ci": (slope - t * se, slope + t * se),
+    }
+
+
+def test_imagenet_fit_matches_an_independent_least_squares(published):
+    """The harness's ImageNet per-pass polynomial fit equals OLS done here from the CSV."""
+    x, y = imagenet_points_from_csv()
+    want = closed_form_ols(x, y)
+    b, a = np.polyfit(x, y, 1)  # a second, independent route to the same line
+    assert (want["slope"], want["intercept"]) == pytest.approx((b, a), rel=1e-9)
     f = fit(published, "imagenet", "per-pass", "polynomial")
-    assert f.n == 34
-    assert round(f.slope, 3) == 0.103
-    assert round(f.k, 1) == 9.7
-    assert round(f.r_squared, 2) == 0.63
+    assert f.n == want["n"] == 34
+    assert f.slope == pytest.approx(want["slope"], rel=1e-9)
+    assert f.intercept == pytest.approx(want["intercept"], rel=1e-9)
+    assert f.r_squared == pytest.approx(want["r_squared"], rel=1e-9)
+    assert f.k == pytest.approx(1 / want["slope"], rel=1e-9)
+    assert f.slope_ci == pytest.approx(want["slope_ci"], rel=1e-9)
     assert f.significant and f.n_flagged > 0
     lo, hi = f.k_ci
     assert lo < 9 < hi  # the paper's "O(Performance^9)" lies in the interval
+
+
+def test_reference_readme_states_the_independent_figures():
+    """The reference README's quick check (slope, k, R^2, row count) agrees with OLS done here."""
+    text = " ".join((REFERENCE / "README.md").read_text(encoding="utf-8").split())
+    m = re.search(
+        r"over the (\d+) ImageNet rows with compute gives slope ([\d.]+) "
+        r"\(k = 1/slope = ([\d.]+), R\^2 = ([\d.]+)\)",
+        text,
+    )
+    assert m, "the README's quick check moved or changed its wording"
+    want = closed_form_ols(*imagenet_points_from_csv())
+    assert int(m.group(1)) == want["n"]
+    assert float(m.group(2)) == round(want["slope"], 3)
+    assert float(m.group(3)) == round(1 / want["slope"], 1)
+    assert float(m.group(4)) == round(want["r_squared"], 2)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,189 @@
+"""Fits and projections as table rows, notes and JSON: the forms every output shares.
+
+Numbers are formatted from log10 values so that extrapolations far beyond a float's range still
+print, and an unbounded interval reads as such instead of as inf or nan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection
+from harness.analysis.fit import DIRECTION, Fit, FitSkipped
+from harness.catalog.published import BLEU_CAVEAT
+
+
+def fmt_log10(v: float, digits: int = 2) -> str:
+    """10**v as text without overflow: 22.5 -> '3.2e+22'; +-inf -> 'unbounded'."""
+    if not math.isfinite(v):
+        return "unbounded"
+    e = math.floor(v)
+    m = 10 ** (v - e)
+    if round(m, digits - 1) >= 10:
+        m, e = m / 10, e + 1
+    if -3 <= e < 6:
+        value = 10**v
+        return f"{value:,.0f}" if value >= 100 else f"{value:.{digits}g}"
+    return f"{m:.{digits - 1}f}e{e:+03d}"
+
+
+def fmt_range(lo: float, hi: float) -> str:
+    """A log10 interval as text; a side at infinity is open ('> x', '< x', 'unbounded')."""
+    if not math.isfinite(lo) and not math.isfinite(hi):
+        return "unbounded"
+    if not math.isfinite(hi):
+        return f"> {fmt_log10(lo)} (no upper bound)"
+    if not math.isfinite(lo):
+        return f"< {fmt_log10(hi)} (no lower bound)"
+    return f"{fmt_log10(lo)} - {fmt_log10(hi)}"
+
+
+def fmt_ci(lo: float, hi: float, digits: int = 3) -> str:
+    def one(v: float) -> str:
+        if math.isinf(v):
+            return "+inf" if v > 0 else "-inf"
+        return f"{v:.{digits}g}"
+
+    return f"[{one(lo)}, {one(hi)}]"
+
+
+def fit_rows(results: Iterable[Fit | FitSkipped]) -> list[dict[str, Any]]:
+    """Rows for console.format_table: one per fit; skipped fits say why."""
+    rows = []
+    for r in results:
+        base = {"benchmark": r.benchmark, "measure": r.measure, "model": r.model}
+        if isinstance(r, FitSkipped):
+            reason = r.reason.split("): ", 1)[-1]  # the row already names benchmark and measure
+            rows.append({**base, "points": r.points, "verdict": f"no fit: {reason}"})
+            continue
+        pts = f"{r.points} {r.n}"
+        if r.n_flagged:
+            pts += f" ({r.n_flagged} flagged)"
+        elif r.excluded_flagged:
+            pts += " (flagged excluded)"
+        k_lo, k_hi = r.k_ci
+        rows.append(
+            {
+                **base,
+                "points": pts,
+                "slope": f"{r.slope:.3g} {fmt_ci(*r.slope_ci)}",
+                "k": f"{r.k:.3g} {fmt_ci(k_lo, k_hi)}" + ("" if r.k_bounded else " unbounded"),
+                "k_reverse": f"{r.k_reverse:.3g}",
+                "R2": f"{r.r_squared:.2f}",
+                "p": f"{r.p_value:.2g}",
+                "verdict": r.verdict,
+            }
+        )
+    return rows
+
+
+FIT_COLUMNS = ("benchmark", "measure", "model", "points", "slope", "k", "k_reverse", "R2", "p")
+FIT_HEADERS = {"slope": "slope [95% CI]", "k": "k = 1/slope [95% CI]", "R2": "R^2"}
+
+
+def projection_rows(projections: Iterable[Projection]) -> list[dict[str, Any]]:
+    """Rows shaped like the paper's extrapolation figure (Today / Target 1 / Target 2)."""
+    rows = []
+    for p in projections:
+        row: dict[str, Any] = {
+            "benchmark": p.benchmark,
+            "measure": p.measure,
+            "model": p.model,
+            "points": p.points,
+            "row": p.label,
+            "error": f"{100 * p.error:.3g}%",
+            "compute": fmt_log10(p.log10_flops),
+            "band": fmt_range(p.log10_flops_lo, p.log10_flops_hi),
+            "observed": fmt_log10(math.log10(p.observed_flops)) if p.observed_flops else "",
+        }
+        if p.is_cost:
+            lbs, kg, usd, usd_band = (
+                p.log10_co2_lbs(),
+                p.log10_co2_kg(),
+                p.log10_usd(),
+                p.log10_usd_band(),
+            )
+            row["co2_lbs"] = f"{fmt_log10(lbs[0])} ({fmt_range(lbs[1], lbs[2])})"
+            row["co2_kg"] = fmt_log10(kg[0])
+            row["usd"] = f"{fmt_range(*usd)} ({fmt_range(*usd_band)})"
+        else:
+            row["co2_lbs"] = row["co2_kg"] = row["usd"] = "n/a (per-pass)"
+        rows.append(row)
+    return rows
+
+
+PROJECTION_COLUMNS = (
+    "benchmark",
+    "measure",
+    "model",
+    "row",
+    "error",
+    "compute",
+    "band",
+    "observed",
+    "co2_lbs",
+    "co2_kg",
+    "usd",
+)
+PROJECTION_HEADERS = {
+    "compute": "compute FLOP",
+    "band": "95% band",
+    "observed": "best point's compute",
+    "co2_lbs": "CO2 lbs (95% band)",
+    "co2_kg": "CO2 kg",
+    "usd": "$ price range (95% band)",
+}
+
+
+def notes_for(results: Iterable[Fit | FitSkipped]) -> list[str]:
+    """Caveats a reader of the fit table needs: MT errors, non-significant fits."""
+    notes = [f"Direction: {DIRECTION}"]
+    results = list(results)
+    if any(r.benchmark.startswith("wmt") for r in results):
+        notes.append(f"WMT: {BLEU_CAVEAT}.")
+    for r in results:
+        if isinstance(r, Fit) and not r.significant:
+            notes.append(
+                f"{r.benchmark} {r.measure} {r.model} ({r.points}): not significant "
+                f"(p = {r.p_value:.2g}); k's interval is unbounded, read no exponent from it."
+            )
+    return notes
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Fits and projections as plain JSON values (infinities and NaN become null)."""
+    if isinstance(obj, Fit):
+        d = {k: to_jsonable(v) for k, v in obj.__dict__.items()}
+        d.update(
+            k=to_jsonable(obj.k),
+            k_ci=to_jsonable(obj.k_ci),
+            k_bounded=obj.k_bounded,
+            k_reverse=to_jsonable(obj.k_reverse),
+            significant=obj.significant,
+            direction=DIRECTION,
+        )
+        return d
+    if isinstance(obj, FitSkipped):
+        return {**obj.__dict__, "skipped": True}
+    if isinstance(obj, Projection):
+        d = {k: to_jsonable(v) for k, v in obj.__dict__.items() if k != "conversion"}
+        d["co2_lbs_log10"] = to_jsonable(obj.log10_co2_lbs())
+        d["co2_kg_log10"] = to_jsonable(obj.log10_co2_kg())
+        d["usd_log10"] = to_jsonable(obj.log10_usd())
+        d["usd_band_log10"] = to_jsonable(obj.log10_usd_band())
+        if not obj.is_cost:
+            d["note"] = PER_PASS_NOT_COST if obj.measure == "per-pass" else None
+        else:
+            d["conversion"] = obj.conversion.basis
+        return d
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (np.floating, np.integer)):
+        return to_jsonable(obj.item())
+    return obj
