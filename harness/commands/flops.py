@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 NAME = "flops"
 HELP = "count MACs/FLOPs of an architecture on meta tensors (forward, backward, optimizer)"
@@ -75,133 +73,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.arch.loader import is_file_reference
-    from harness.arch.registry import resolve
-    from harness.console import fmt_si, print_table
-    from harness.counting.count import count_flops
-    from harness.errors import ConfigurationError
+    from harness.console import print_table
+    from harness.counting.request import FlopsRequest, count_request
+    from harness.counting.summary import (
+        SUMMARY_COLUMNS,
+        breakdown_columns,
+        breakdown_rows,
+        summary_rows,
+        to_json,
+    )
 
-    if args.batch < 1:
-        raise ConfigurationError(f"--batch must be at least 1, got {args.batch}")
-    if (args.input_shape or args.vocab) and not is_file_reference(args.name):
-        raise ConfigurationError("--input-shape and --vocab apply to a file.py:factory reference")
-    arch = resolve(args.name, input_shape=args.input_shape, seq_len=args.seq_len, vocab=args.vocab)
-    size = args.resolution if args.resolution is not None else args.seq_len
-    if args.resolution is not None and arch.size_kind != "resolution":
-        raise ConfigurationError(f"{arch.name} takes --seq-len, not --resolution")
-    if args.seq_len is not None and arch.size_kind != "seq_len":
-        raise ConfigurationError(f"{arch.name} takes --resolution, not --seq-len")
-    if size is not None and size < 1:
-        raise ConfigurationError(f"the {arch.size_kind} must be at least 1, got {size}")
-    result = count_flops(
-        arch,
-        batch_size=args.batch,
-        size=size,
-        tiny=args.tiny,
+    request = FlopsRequest(
+        name=args.name,
+        batch=args.batch,
+        resolution=args.resolution,
+        seq_len=args.seq_len,
+        input_shape=args.input_shape,
+        vocab=args.vocab,
         train=args.train,
+        tiny=args.tiny,
         causal_half=args.causal_half,
         attention_recompute=args.attention_recompute,
         strict=args.strict,
         fvcore=args.fvcore,
         fvcore_max_params=int(args.fvcore_max_params),
-        methods=(args.method,) if args.method else ("meta", "fake", "real"),
+        method=args.method,
     )
+    result = count_request(request)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2, default=str)
-        print()
+        print(to_json(result))
         return 0
-
-    r = result
-    rows = [
-        {"item": "architecture", "value": r.architecture},
-        {
-            "item": "method",
-            "value": r.method + (f" (after: {'; '.join(r.fallbacks)})" if r.fallbacks else ""),
-        },
-        {"item": f"batch x {r.size_kind}", "value": f"{r.batch_size} x {r.size}"},
-        {"item": "params", "value": f"{r.params:,} ({r.trainable_params:,} trainable)"},
-        {"item": "forward GMACs / example", "value": f"{r.forward_gmacs_per_example:.4f}"},
-        {"item": "forward GFLOPs / example", "value": f"{2 * r.forward_gmacs_per_example:.4f}"},
-    ]
-    if r.fvcore_forward_macs_per_example is not None:
-        diff = (r.fvcore_forward_macs_per_example - r.forward_macs_per_example) / max(
-            r.forward_macs_per_example, 1
-        )
-        rows.append(
-            {
-                "item": "fvcore GMACs / example",
-                "value": f"{r.fvcore_forward_macs_per_example / 1e9:.4f} ({diff:+.2%})",
-            }
-        )
-    elif r.fvcore_note:
-        rows.append({"item": "fvcore", "value": r.fvcore_note})
-    if r.train:
-        rows += [
-            {"item": "training step: forward", "value": fmt_si(r.forward_flops, "FLOP")},
-            {
-                "item": "training step: backward",
-                "value": f"{fmt_si(r.backward_flops, 'FLOP')} (x{r.backward_forward_ratio:.3f} forward)",
-            },
-            {
-                "item": f"training step: optimizer ({r.optimizer})",
-                "value": fmt_si(r.optimizer_flops, "FLOP"),
-            },
-            {"item": "training step: total", "value": fmt_si(r.train_step_flops, "FLOP")},
-        ]
-    other = {k: v for k, v in r.other_flops.items() if v}
-    if other:
-        rows.append(
-            {
-                "item": "other FLOPs (norms, activations, ...)",
-                "value": ", ".join(f"{k} {fmt_si(v, 'FLOP')}" for k, v in other.items()),
-            }
-        )
-    rows.append(
-        {
-            "item": "causal attention",
-            "value": f"{r.causal} ({r.causal_attention_calls} causal calls seen)",
-        }
-    )
-    if r.detection is not None:
-        d = r.detection
-        rows += [
-            {
-                "item": "detection: data-independent GMACs",
-                "value": f"{d.data_independent_macs_per_example / 1e9:.4f}",
-            },
-            {
-                "item": "detection: proposals processed",
-                "value": f"{d.proposals_per_example:g} (budget {d.proposal_budget})",
-            },
-            {
-                "item": "detection: GMACs at nominal budget",
-                "value": f"{d.nominal_macs_per_example / 1e9:.4f}",
-            },
-        ]
-    unc = ", ".join(f"{k} x{v}" for k, v in r.uncounted.items()) or "none"
-    rows.append({"item": "uncounted operators", "value": unc})
-    for n in r.notes:
-        rows.append({"item": "note", "value": n})
-    print_table(rows, ["item", "value"])
-
+    print_table(summary_rows(result), list(SUMMARY_COLUMNS))
     if args.by:
-        phase = "forward" if r.train else "inference"
-        total = r.forward_flops / 2 if r.train else r.forward_macs
-        if args.by == "op":
-            data = r.by_op.get(phase, {})
-        else:
-            data = {
-                (k or "(model)"): v
-                for k, v in r.by_module.get(phase, {}).items()
-                if (k.count(".") + 1 if k else 0) <= args.depth
-            }
-        items = sorted(data.items(), key=lambda kv: -kv[1])[: args.top]
         print()
-        print_table(
-            [
-                {args.by: k, "GMACs": v / 1e9, "share": f"{v / total:.1%}" if total else "-"}
-                for k, v in items
-            ],
-            [args.by, "GMACs", "share"],
-        )
+        rows = breakdown_rows(result, args.by, depth=args.depth, top=args.top)
+        print_table(rows, list(breakdown_columns(args.by)))
     return 0

@@ -1,1 +1,8 @@
-"""counting"""
+"""FLOP counting: exact per-pass and training-step counts on meta tensors.
+
+`count.count_flops` is the entry point. `formulas` costs one ATen call, `counter.FlopCounter`
+costs a pass (with `tracker` for per-module attribution), `build` and `methods` run an
+architecture on meta, fake or real tensors, `probes` breaks a two-stage detector's count down,
+`fvcore_check` adds fvcore's figure beside ours, `record` holds the result, and `request` and
+`summary` serve `harness flops`.
+"""

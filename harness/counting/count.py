@@ -23,8 +23,9 @@ import time
 
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
+from harness.counting.counter import FlopCounter
 from harness.counting.fvcore_check import fvcore_forward_macs
-from harness.counting.methods import _MethodFailed, _Run, _run_method
+from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
     DEFAULT_REAL_MAX_PARAMS,
@@ -33,10 +34,6 @@ from harness.counting.record import (
     CountingError,
     FlopCount,
 )
-
-# --------------------------------------------------------------------------------------------
-# Entry point
-# --------------------------------------------------------------------------------------------
 
 
 def count_flops(
@@ -61,48 +58,126 @@ def count_flops(
     `strict`, when any operator ran without a formula.
     """
     arch = resolve(arch) if isinstance(arch, str) else arch
+    _check_request(batch_size, methods)
+    started = time.perf_counter()
+    settings = CountSettings(
+        batch_size=batch_size,
+        size=size,
+        tiny=tiny,
+        train=train,
+        causal_half=causal_half,
+        attention_recompute=attention_recompute,
+        real_max_params=real_max_params,
+    )
+    method, run, failures = run_first_method(arch, methods, settings)
+    if strict:
+        refuse_uncounted(arch.name, run.counter)
+    fv_macs, fv_note = (None, None)
+    if fvcore:
+        fv_macs, fv_note = fvcore_forward_macs(
+            arch, size=size, tiny=tiny, max_params=fvcore_max_params
+        )
+    return assemble_count(
+        arch, settings, method, run, failures, fvcore=(fv_macs, fv_note), started=started
+    )
+
+
+def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
     if batch_size < 1:
         raise CountingError(f"batch size must be at least 1, got {batch_size}")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise CountingError(f"unknown counting method(s) {unknown}; use {', '.join(METHODS)}")
-    t0 = time.perf_counter()
-    failures: list[_MethodFailed] = []
-    run: _Run | None = None
-    method = methods[0]
+
+
+def run_first_method(
+    arch: Architecture, methods: tuple[str, ...], settings: CountSettings
+) -> tuple[str, MethodRun, list[MethodFailed]]:
+    """The ladder: try each method in order; the first that works, and why earlier ones failed."""
+    failures: list[MethodFailed] = []
     for method in methods:
         try:
-            run = _run_method(
-                arch,
-                method,
-                batch_size=batch_size,
-                size=size,
-                tiny=tiny,
-                train=train,
-                causal_half=causal_half,
-                attention_recompute=attention_recompute,
-                real_max_params=real_max_params,
-            )
-            break
-        except _MethodFailed as exc:
+            return method, run_method(arch, method, settings), failures
+        except MethodFailed as exc:
             failures.append(exc)
-    if run is None:
-        last = failures[-1]
-        ops = [f.op for f in failures if f.op]
-        op = f"; failing operator: {ops[-1]}" if ops else ""
-        raise CountingError(
-            f"{arch.name}: counting failed on {', '.join(f.method for f in failures)} tensors{op} "
-            f"({last})"
-        ) from last.exc
+    last = failures[-1]
+    ops = [f.op for f in failures if f.op]
+    op = f"; failing operator: {ops[-1]}" if ops else ""
+    raise CountingError(
+        f"{arch.name}: counting failed on {', '.join(f.method for f in failures)} tensors{op} "
+        f"({last})"
+    ) from last.exc
+
+
+def refuse_uncounted(name: str, counter: FlopCounter) -> None:
+    """Strict mode: an operator that ran without a formula is an error."""
+    if counter.uncounted:
+        ops = ", ".join(f"{k} ({v} calls)" for k, v in counter.uncounted.most_common())
+        raise CountingError(f"{name}: operators without a FLOP formula ran: {ops}")
+
+
+def assemble_count(
+    arch: Architecture,
+    settings: CountSettings,
+    method: str,
+    run: MethodRun,
+    failures: list[MethodFailed],
+    *,
+    fvcore: tuple[float | None, str | None],
+    started: float,
+) -> FlopCount:
+    """The record of one count: phase totals, breakdowns, and how it was obtained."""
+    s, c = settings, run.counter
+    phases = [p for p in PHASES if p in c.macs or p in c.other]
+    return FlopCount(
+        architecture=arch.name,
+        batch_size=run.batch.size,
+        size=s.size if s.size is not None else (arch.tiny_size if s.tiny else arch.default_size),
+        size_kind=arch.size_kind,
+        tiny=s.tiny,
+        train=s.train,
+        method=method,
+        params=run.params,
+        trainable_params=run.trainable,
+        **_phase_totals(run, s.train),
+        other_flops={p: c.total_other(p) for p in phases},
+        by_op={p: c.by_op(p) for p in phases if c.macs.get(p)},
+        by_module={p: c.by_module(p) for p in phases if c.module_macs.get(p)},
+        uncounted=dict(c.uncounted.most_common()),
+        causal="half" if s.causal_half else "full",
+        causal_attention_calls=c.causal_calls["inference"]
+        or sum(v for k, v in c.tags.items() if k.startswith("inference:")),
+        attention_backward="with-recompute" if s.attention_recompute else "algorithmic",
+        optimizer=describe_optimizer(arch),
+        fvcore_forward_macs_per_example=fvcore[0],
+        fvcore_note=fvcore[1],
+        detection=run.detection,
+        fallbacks=tuple(str(f) for f in failures),
+        notes=tuple(_notes(run, s.batch_size)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _phase_totals(run: MethodRun, train: bool) -> dict[str, int | float | None]:
+    """Inference MACs, and for a training step its forward, backward and optimizer FLOPs."""
     c = run.counter
-    if c.uncounted and strict:
-        ops = ", ".join(f"{k} ({v} calls)" for k, v in c.uncounted.most_common())
-        raise CountingError(f"{arch.name}: operators without a FLOP formula ran: {ops}")
     inference = c.total_macs("inference")
     fwd_macs = c.total_macs("forward") if train else inference
     bwd = 2 * c.total_macs("backward") if train else None
     opt = run.optimizer_flops if train else None
     step = 2 * fwd_macs + bwd + opt if train else None  # type: ignore[operator]
+    return {
+        "forward_macs": inference,
+        "forward_macs_per_example": inference / run.batch.size,
+        "forward_flops": 2 * fwd_macs,
+        "backward_flops": bwd,
+        "optimizer_flops": opt,
+        "train_step_flops": step,
+    }
+
+
+def _notes(run: MethodRun, batch_size: int) -> list[str]:
+    c = run.counter
     notes = list(run.notes)
     notes += [f"{k} ({v} calls)" for k, v in c.notes.items()]
     notes += [
@@ -110,49 +185,11 @@ def count_flops(
     ]
     if run.batch.size != batch_size:
         notes.append(f"the batch factory made {run.batch.size} examples")
-    causal_calls = c.causal_calls["inference"] or sum(
-        v for k, v in c.tags.items() if k.startswith("inference:")
-    )
-    fv_macs, fv_note = (None, None)
-    if fvcore:
-        fv_macs, fv_note = fvcore_forward_macs(
-            arch, size=size, tiny=tiny, max_params=fvcore_max_params
-        )
-    phases = [p for p in PHASES if p in c.macs or p in c.other]
-    return FlopCount(
-        architecture=arch.name,
-        batch_size=run.batch.size,
-        size=size if size is not None else (arch.tiny_size if tiny else arch.default_size),
-        size_kind=arch.size_kind,
-        tiny=tiny,
-        train=train,
-        method=method,
-        params=run.params,
-        trainable_params=run.trainable,
-        forward_macs=inference,
-        forward_macs_per_example=inference / run.batch.size,
-        forward_flops=2 * fwd_macs,
-        backward_flops=bwd,
-        optimizer_flops=opt,
-        train_step_flops=step,
-        other_flops={p: c.total_other(p) for p in phases},
-        by_op={p: c.by_op(p) for p in phases if c.macs.get(p)},
-        by_module={p: c.by_module(p) for p in phases if c.module_macs.get(p)},
-        uncounted=dict(c.uncounted.most_common()),
-        causal="half" if causal_half else "full",
-        causal_attention_calls=causal_calls,
-        attention_backward="with-recompute" if attention_recompute else "algorithmic",
-        optimizer=_describe_optimizer(arch),
-        fvcore_forward_macs_per_example=fv_macs,
-        fvcore_note=fv_note,
-        detection=run.detection,
-        fallbacks=tuple(str(f) for f in failures),
-        notes=tuple(notes),
-        seconds=time.perf_counter() - t0,
-    )
+    return notes
 
 
-def _describe_optimizer(arch: Architecture) -> str:
+def describe_optimizer(arch: Architecture) -> str:
+    """'sgd lr=0.1 momentum=0.9': the recipe's optimizer, as the record shows it."""
     o = arch.optimizer
     opts = " ".join(f"{k}={v}" for k, v in o.options.items())
     return f"{o.name} lr={o.lr:g}" + (f" {opts}" if opts else "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -13,93 +12,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from harness.counting.formulas import Cost, FormulaOptions, op_name, rule_for
-
-# --------------------------------------------------------------------------------------------
-# Module attribution
-# --------------------------------------------------------------------------------------------
-
-
-class _ModuleTracker:
-    """Which modules are running now, forward (global module hooks) and backward (multi-grad
-    hooks on each module's outputs and inputs). Names are paths from the root ('' = root)."""
-
-    def __init__(self, root: nn.Module | None) -> None:
-        self.names: dict[int, str] = {}
-        if root is not None:
-            for name, mod in root.named_modules(remove_duplicate=False):
-                self.names.setdefault(id(mod), name)
-        self.active: Counter[str] = Counter()
-        self._handles: list[Any] = []
-        self._grad_handles: list[Any] = []
-
-    def __enter__(self) -> _ModuleTracker:
-        from torch.nn.modules.module import (
-            register_module_forward_hook,
-            register_module_forward_pre_hook,
-        )
-
-        self._handles = [
-            register_module_forward_pre_hook(self._pre),
-            register_module_forward_hook(self._post),
-        ]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for h in self._handles + self._grad_handles:
-            h.remove()
-        self._handles, self._grad_handles = [], []
-        self.active.clear()
-
-    def reset(self) -> None:
-        self.active.clear()
-
-    def _enter(self, name: str) -> None:
-        self.active[name] += 1
-
-    def _leave(self, name: str) -> None:
-        if self.active.get(name, 0) > 0:
-            self.active[name] -= 1
-            if not self.active[name]:
-                del self.active[name]
-
-    def _grad_hook(self, tensors: Any, fn: Any) -> None:
-        from torch.autograd.graph import register_multi_grad_hook
-
-        flat = [t for t in _flatten(tensors) if isinstance(t, torch.Tensor) and t.requires_grad]
-        if flat and torch.is_grad_enabled():
-            self._grad_handles.append(register_multi_grad_hook(flat, fn))
-
-    def _pre(self, mod: nn.Module, inputs: Any) -> None:
-        name = self.names.get(id(mod))
-        if name is None:
-            return
-        self._enter(name)
-        self._grad_hook(inputs, lambda grads, n=name: self._leave(n))
-
-    def _post(self, mod: nn.Module, inputs: Any, output: Any) -> None:
-        name = self.names.get(id(mod))
-        if name is None:
-            return
-        self._leave(name)
-        self._grad_hook(output, lambda grads, n=name: self._enter(n))
-
-
-def _flatten(obj: Any) -> Iterator[Any]:
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for o in obj:
-            yield from _flatten(o)
-    elif isinstance(obj, Mapping):
-        for o in obj.values():
-            yield from _flatten(o)
-    elif hasattr(obj, "to_tuple"):  # transformers ModelOutput
-        yield from _flatten(obj.to_tuple())
-
-
-# --------------------------------------------------------------------------------------------
-# The counter
-# --------------------------------------------------------------------------------------------
+from harness.counting.tracker import ModuleTracker
 
 
 class _CausalSdpaRoute:
@@ -288,7 +201,7 @@ class FlopCounter(TorchDispatchMode):
         self.formula_errors: dict[str, str] = {}
         self.failed_op: str | None = None
         self.causal_calls: Counter[str] = Counter()  # phase -> is_causal SDPA calls
-        self.tracker = _ModuleTracker(root)
+        self.tracker = ModuleTracker(root)
         self._route = _CausalSdpaRoute(self, route=causal_half)
         self._memo = _MEMO
         self._stack: contextlib.ExitStack | None = None

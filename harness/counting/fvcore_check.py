@@ -10,9 +10,9 @@ from torch import nn
 
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture, Batch
-from harness.counting.counter import _flatten
-from harness.counting.methods import _build_meta, _map_tensors, _param_counts
+from harness.counting.build import build_meta, map_tensors, param_counts
 from harness.counting.record import DEFAULT_FVCORE_MAX_PARAMS
+from harness.counting.tracker import flatten
 
 # --------------------------------------------------------------------------------------------
 # fvcore cross-check
@@ -28,15 +28,15 @@ class _FvcoreAdapter(nn.Module):
         self.arch = arch
         self.batch = batch
         self.leaves = [
-            t for t in _flatten((batch.args, dict(batch.kwargs))) if isinstance(t, torch.Tensor)
+            t for t in flatten((batch.args, dict(batch.kwargs))) if isinstance(t, torch.Tensor)
         ]
 
     def forward(self, *tensors: torch.Tensor):
         it = iter(tensors)
         inputs = replace(self.batch, targets=None)
-        batch = _map_tensors(inputs, lambda _t: next(it))
+        batch = map_tensors(inputs, lambda _t: next(it))
         out = self.arch.forward(self.model, batch)
-        flat = tuple(t for t in _flatten(out) if isinstance(t, torch.Tensor))
+        flat = tuple(t for t in flatten(out) if isinstance(t, torch.Tensor))
         return flat if len(flat) != 1 else flat[0]
 
 
@@ -53,7 +53,7 @@ def fvcore_forward_macs(
         from fvcore.nn import FlopCountAnalysis
     except ImportError:
         return None, "fvcore is not installed"
-    n = _param_counts(_build_meta(arch, tiny))[0]
+    n = param_counts(build_meta(arch, tiny))[0]
     if max_params is not None and n > max_params:
         return None, (
             f"skipped: {n / 1e6:,.0f}M parameters > {max_params / 1e6:,.0f}M "

@@ -16,7 +16,7 @@ from harness.counting.record import DetectionBreakdown
 # --------------------------------------------------------------------------------------------
 
 
-class _RcnnProbe:
+class RcnnProbe:
     """Records how many rows torchvision's R-CNN heads process (box / mask / keypoint)."""
 
     def __init__(self, model: nn.Module) -> None:
@@ -28,7 +28,7 @@ class _RcnnProbe:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self._handles: list[Any] = []
 
-    def __enter__(self) -> _RcnnProbe:
+    def __enter__(self) -> RcnnProbe:
         if not self.active:
             return self
         roi = self.model.roi_heads
