@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from harness.errors import ConfigurationError
+
 # The paper's benchmarks (Thompson et al. 2020, arXiv:2007.05558), by id.
 BENCHMARKS: tuple[str, ...] = (
     "imagenet",
@@ -22,6 +24,12 @@ BENCHMARKS: tuple[str, ...] = (
 # Numeric precisions a training step can run at. tf32 and fp16 need CUDA.
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16")
 CUDA_ONLY_PRECISIONS: tuple[str, ...] = ("tf32", "fp16")
+PRECISION_ALIASES: dict[str, str] = {
+    "float32": "fp32",
+    "bfloat16": "bf16",
+    "float16": "fp16",
+    "half": "fp16",
+}
 # Precisions a processor's datasheet can give a dense peak for (fp8 has no training path here).
 PRECISIONS_WITH_PEAKS: tuple[str, ...] = (*PRECISIONS, "fp8")
 
@@ -57,3 +65,18 @@ ESTIMATED_TDP = "estimated-tdp"  # a model (codecarbon: CPU load x TDP, fixed RA
 UNAVAILABLE = "unavailable"
 PROVENANCES: tuple[str, ...] = (NVML_COUNTER, RAPL, NVML_SAMPLED, ESTIMATED_TDP, UNAVAILABLE)
 MEASURED_PROVENANCES: tuple[str, ...] = (NVML_COUNTER, NVML_SAMPLED, RAPL)
+
+# Units.
+LBS_PER_KG = 2.20462262185
+
+
+def check_precision_name(precision: str) -> str:
+    """The canonical precision name (aliases such as "bfloat16" accepted), or a one-line error
+    listing the choices."""
+    p = precision.strip().lower()
+    p = PRECISION_ALIASES.get(p, p)
+    if p not in PRECISIONS:
+        raise ConfigurationError(
+            f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}"
+        )
+    return p

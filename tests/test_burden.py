@@ -10,14 +10,19 @@ from pathlib import Path
 import pytest
 
 from harness.arch.spec import TrainingRecipe
-from harness.catalog.grid import STRUBELL_US
 from harness.catalog.processors import lookup_processor
 from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
-from harness.cost.conversions import LBS_PER_KG, EnergyConversion, PaperConversion, joules_to_kwh
+from harness.cost.conversions import (
+    STRUBELL_US,
+    EnergyConversion,
+    PaperConversion,
+    energy_conversion,
+    joules_to_kwh,
+)
 from harness.cost.published import hardware_burden_flop, published_burden
 from harness.energy import EnergyMeasurement, grid_intensity, replay_monitor
 from harness.errors import ConfigurationError
-from harness.vocab import UNAVAILABLE
+from harness.vocab import LBS_PER_KG, UNAVAILABLE
 
 DATA = Path(__file__).parent / "data"
 DAY_S = 86_400.0
@@ -127,7 +132,7 @@ def test_energy_route_gives_back_strubells_192_lbs():
     lbs = EnergyConversion(pue=1.58).co2_lbs(kwh)
     assert lbs == pytest.approx(1515.43 * 84 / 1000 * 1.58 * 0.954, rel=1e-12)
     assert lbs == pytest.approx(192.0, abs=0.5)
-    assert STRUBELL_US.conversion(pue=1.58).co2_lbs(kwh) == pytest.approx(lbs, rel=1e-12)
+    assert energy_conversion(STRUBELL_US, pue=1.58).co2_lbs(kwh) == pytest.approx(lbs, rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------------

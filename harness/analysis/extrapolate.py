@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.analysis.fit import Fit, check_error
-from harness.cost.conversions import LBS_PER_KG, PaperConversion
+from harness.cost.conversions import PaperConversion
 from harness.errors import HarnessError
+from harness.vocab import LBS_PER_KG
 
 PER_PASS_NOT_COST = (
     "per-pass compute is the cost of one forward pass, not of training: no CO2 or dollars"

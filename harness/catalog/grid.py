@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.cost.conversions import LBS_PER_KG, STRUBELL_LBS_PER_KWH, EnergyConversion
 from harness.errors import ConfigurationError
+from harness.vocab import LBS_PER_KG
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,6 @@ class GridIntensity:
     def lbs_co2_per_kwh(self) -> float:
         return self.kg_co2_per_kwh * LBS_PER_KG
 
-    def conversion(
-        self, *, pue: float = 1.0, usd_per_device_hour: float = 2.0, price_source: str = ""
-    ) -> EnergyConversion:
-        return EnergyConversion(
-            pue=pue,
-            kg_co2_per_kwh=self.kg_co2_per_kwh,
-            usd_per_device_hour=usd_per_device_hour,
-            intensity_source=self.source,
-            price_source=price_source or f"${usd_per_device_hour:g} per device-hour (configurable)",
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "kg_co2_per_kwh": self.kg_co2_per_kwh,
@@ -55,15 +44,6 @@ class GridIntensity:
             "source": self.source,
             "year": self.year,
         }
-
-
-# Strubell et al. (2019), Sec. 2: U.S. average 0.954 lbs CO2e per kWh (EPA).
-STRUBELL_US = GridIntensity(
-    kg_co2_per_kwh=STRUBELL_LBS_PER_KWH / LBS_PER_KG,
-    region="USA",
-    source="U.S. average 0.954 lbs CO2e/kWh (Strubell et al. 2019, arXiv:1906.02243, Sec. 2, citing EPA)",
-    year=2018,
-)
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.catalog.flags import is_flagged
 from harness.data import REFERENCE_DIR
-from harness.hardware.precision import check_precision_name
+from harness.vocab import check_precision_name
 
 # --------------------------------------------------------------------------------------------
 # Datasheet peaks

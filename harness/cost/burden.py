@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.catalog.grid import GridIntensity, grid_intensity
-from harness.cost.conversions import LBS_PER_KG, PaperConversion, joules_to_kwh
+from harness.cost.conversions import PaperConversion, joules_to_kwh
 from harness.cost.published import SECONDS_PER_HOUR
 from harness.cost.utilisation import mfu as mfu_of
 from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
-from harness.vocab import UNAVAILABLE
+from harness.vocab import LBS_PER_KG, UNAVAILABLE
 
 if TYPE_CHECKING:
     from harness.arch.spec import TrainingRecipe

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LBS_PER_KG = 2.20462262185
+from harness.catalog.grid import GridIntensity
+from harness.vocab import LBS_PER_KG
 
 # Strubell et al. (2019), arXiv:1906.02243, Table 3 (Transformer big) and Sec. 2.
 STRUBELL_CITATION = (
@@ -89,3 +90,29 @@ class EnergyConversion:
 
 def joules_to_kwh(joules: float) -> float:
     return joules / 3.6e6
+
+
+def energy_conversion(
+    grid: GridIntensity,
+    *,
+    pue: float = 1.0,
+    usd_per_device_hour: float = 2.0,
+    price_source: str = "",
+) -> EnergyConversion:
+    """kWh -> carbon and device-hours -> dollars at `grid`'s intensity."""
+    return EnergyConversion(
+        pue=pue,
+        kg_co2_per_kwh=grid.kg_co2_per_kwh,
+        usd_per_device_hour=usd_per_device_hour,
+        intensity_source=grid.source,
+        price_source=price_source or f"${usd_per_device_hour:g} per device-hour (configurable)",
+    )
+
+
+# Strubell et al. (2019), Sec. 2: U.S. average 0.954 lbs CO2e per kWh (EPA).
+STRUBELL_US = GridIntensity(
+    kg_co2_per_kwh=STRUBELL_LBS_PER_KWH / LBS_PER_KG,
+    region="USA",
+    source="U.S. average 0.954 lbs CO2e/kWh (Strubell et al. 2019, arXiv:1906.02243, Sec. 2, citing EPA)",
+    year=2018,
+)

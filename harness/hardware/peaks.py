@@ -18,7 +18,8 @@ import torch
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError
 from harness.hardware.devices import DeviceInfo, cpu_identity, describe_device, resolve_device
-from harness.hardware.precision import MATMUL_DTYPES, check_precision_name
+from harness.hardware.precision import MATMUL_DTYPES
+from harness.vocab import check_precision_name
 
 CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.errors import ConfigurationError
-from harness.vocab import PRECISIONS
+from harness.vocab import check_precision_name
 
 # The dtype a matmul peak is measured in for each precision (tf32 = float32 with TF32 allowed).
 MATMUL_DTYPES: dict[str, torch.dtype] = {
@@ -47,18 +47,6 @@ class PrecisionPlan:
     @property
     def autocast_dtype_name(self) -> str | None:
         return str(self.autocast_dtype).removeprefix("torch.") if self.autocast_dtype else None
-
-
-def check_precision_name(precision: str) -> str:
-    """The canonical name, or a one-line error listing the choices."""
-    p = precision.strip().lower()
-    aliases = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
-    p = aliases.get(p, p)
-    if p not in PRECISIONS:
-        raise ConfigurationError(
-            f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}"
-        )
-    return p
 
 
 def plan_precision(precision: str, device: torch.device | str) -> PrecisionPlan:

@@ -12,12 +12,8 @@ from harness.catalog.processors import lookup_processor, processor_table
 from harness.cli import main
 from harness.errors import ConfigurationError, DeviceUnavailableError
 from harness.hardware.devices import describe_device, resolve_device
-from harness.hardware.precision import (
-    PrecisionPlan,
-    check_precision_name,
-    plan_precision,
-    precision_settings,
-)
+from harness.hardware.precision import PrecisionPlan, plan_precision, precision_settings
+from harness.vocab import check_precision_name
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
