@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Where no CUDA device exists, GPU tests are deselected (conftest also skips them).
+# Where no CUDA device exists, GPU tests are deselected (tests/conftest.py also skips them).
 HAS_CUDA = $(shell $(PY) -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && echo 1)
 PYTEST_MARK = $(if $(HAS_CUDA),,-m "not gpu")
 

@@ -7,7 +7,7 @@ each matmul-class op (mm, addmm, bmm, baddbmm, convolution, ...) costs one forwa
 operand that needs a gradient (input and weight), so layers whose input needs no gradient (the
 first convolution, an LSTM's zero initial state) cost one forward, every other layer two.
 
-Targets (issue 3): backward/forward in [1.85, 2.05] for conv nets and transformers without
+Targets: backward/forward in [1.85, 2.05] for conv nets and transformers without
 frozen parts (a ratio below 1.85 must be explained by the first layer: it matches the
 expectation); counting succeeds on every architecture with no uncounted matmul-class operator.
 Also printed: torch.utils.flop_counter.FlopCounterMode's ratio on the same models, whose

@@ -9,7 +9,7 @@ Each side runs in its own subprocess, which reports its wall time and its peak r
 The GMACs columns compare forward counts per example (the harness at batch 2: a Swin V2's
 relative-position MLP runs once per batch, so its per-example share halves).
 
-Targets (issue 3): the harness's forward+backward for the whole zoo takes less wall time than
+Targets: the harness's forward+backward for the whole zoo takes less wall time than
 fvcore's forward-only counts, and its peak RSS stays under 2 GB.
 
 Run: .venv/bin/python benchmarks/counting_speed.py [--only GLOB] [--skip-fvcore]

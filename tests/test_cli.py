@@ -104,7 +104,12 @@ def test_measure_one_tiny_architecture_stores_a_labelled_record(tmp_path):
         (record,) = store.load()
     assert record.ok and record.config["tiny"] is True
     c, t = record.counts, record.timing
-    assert c["train_step_flops"] == c["forward_flops"] + c["backward_flops"] + c["optimizer_flops"]
+    # the stored count is the step that was timed: batch 2, as `harness flops` counts it
+    flops = json.loads(
+        _cli("flops", "bilstm_crf_conll", "--tiny", "--batch", "2", "--train", "--json").stdout
+    )
+    assert c["batch_size"] == flops["batch_size"] == 2
+    assert c["train_step_flops"] == flops["train_step_flops"]
     # achieved FLOP/s is the counted step over the median step time
     assert t["utilisation"]["achieved_flop_per_s"] == pytest.approx(
         c["train_step_flops"] / t["median_s"]

@@ -11,7 +11,7 @@ Two halves, one module (nothing else in the package imports torch.distributed):
   --distributed`): joins the process group (NCCL on GPUs, gloo on CPU) with a collective
   timeout, checks that every rank has the same configuration, lets rank 0 time a
   single-process baseline while the others wait, then every rank times its DDP training steps
-  with the timing issue's timer and measures its own device's energy; twice, the second time
+  with the harness's timer and measures its own device's energy; twice, the second time
   with a no-op gradient communication hook, so the communication share of a step is measured.
   Rank 0 gathers per-rank timing and energy (all_gather_object) and writes one record.
 """

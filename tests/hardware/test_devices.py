@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+from cuda_available import HAS_CUDA
 
 from harness.catalog.processors import lookup_processor, processor_table
 from harness.cli import main
@@ -15,8 +16,6 @@ from harness.hardware.devices import describe_device, resolve_device
 from harness.hardware.precision import PrecisionPlan, plan_precision, precision_settings
 from harness.vocab import check_precision_name
 
-HAS_CUDA = torch.cuda.is_available()
-needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
 T = 1e12
 
 # (torch.cuda.get_device_name, table row, fp32, tf32, bf16/fp16 tensor, words of the citation):
@@ -205,7 +204,6 @@ def test_env_command_text(capsys):
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_describe_cuda_device():
     info = describe_device("cuda")
     assert info.kind == "cuda" and info.index == 0

@@ -19,8 +19,6 @@ from harness.hardware.peaks import (
     peak_figures,
 )
 
-HAS_CUDA = torch.cuda.is_available()
-needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
 T = 1e12
 
 
@@ -126,7 +124,6 @@ def test_peak_figures_on_a_gpu_use_the_datasheet(monkeypatch):
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_cuda_matmul_peak_below_the_datasheet():
     p = measure_matmul_peak("cuda", torch.float32, n=4096, repeats=5, warmup=2)
     assert p.flop_per_s == pytest.approx(2 * 4096**3 / p.median_s)

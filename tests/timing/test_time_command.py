@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from timing_archs import HAS_CUDA
+from cuda_available import HAS_CUDA
 
 from harness.cli import main
 

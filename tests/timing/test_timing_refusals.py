@@ -7,7 +7,8 @@ import re
 
 import pytest
 import torch
-from timing_archs import FAST, HAS_CUDA, fast, mlp_arch
+from cuda_available import HAS_CUDA
+from timing_archs import FAST, fast, mlp_arch
 
 from harness.arch.spec import OptimizerSpec
 from harness.errors import ConfigurationError, DeviceUnavailableError

@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 import torch
-from timing_archs import FAST, RecordingMonitor, conv_arch, fast, mlp_arch, needs_cuda
+from timing_archs import FAST, RecordingMonitor, conv_arch, fast, mlp_arch
 from torch import nn
 
 from harness.arch import registry
@@ -168,7 +168,6 @@ def test_registered_tiny_model_smoke_if_present():
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_cuda_event_path_times_the_window():
     mon = RecordingMonitor()
     bench_before = torch.backends.cudnn.benchmark
@@ -189,7 +188,6 @@ def test_cuda_event_path_times_the_window():
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_cuda_fp32_turns_tf32_off_during_the_step_and_restores_it():
     seen = {}
 
@@ -205,7 +203,6 @@ def test_cuda_fp32_turns_tf32_off_during_the_step_and_restores_it():
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_cuda_half_precisions():
     fp16 = time_training(conv_arch(), fast(4, device="cuda", precision="fp16"))
     assert fp16.autocast_dtype == "float16" and fp16.grad_scaler
@@ -218,7 +215,6 @@ def test_cuda_half_precisions():
 
 
 @pytest.mark.gpu
-@needs_cuda
 def test_real_cuda_out_of_memory_retries_with_half_the_batch(capsys):
     """2**16 floats (256 KiB) per example: batch 2**20 needs 256 GiB, more than any GPU."""
     arch = mlp_arch(in_features=2**16, hidden=8, classes=2)

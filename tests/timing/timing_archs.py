@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import torch
 from torch import nn
 
 from harness.arch.spec import Architecture, Batch, OptimizerSpec, random_float, random_int
 from harness.timing.request import TimingRequest
-
-HAS_CUDA = torch.cuda.is_available()
-needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
-
 
 # --------------------------------------------------------------------------------------------
 # Tiny hand-made architectures (the zoo is not needed)

@@ -24,7 +24,7 @@ from harness.energy import EnergyMeasurement, grid_intensity, replay_monitor
 from harness.errors import ConfigurationError
 from harness.vocab import LBS_PER_KG, UNAVAILABLE
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 DAY_S = 86_400.0
 
 

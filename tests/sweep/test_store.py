@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -190,12 +191,7 @@ def test_unwritable_paths_are_one_line_errors(tmp_path):
     assert blocker.read_text() == "x"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_folder_is_refused(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    with ResultStore(folder / "r.sqlite") as db:
-        db.put(ok())
+def _refuses_read_only_folder(folder: Path) -> None:
     before = fingerprint(folder / "r.sqlite")
     folder.chmod(0o500)
     try:
@@ -203,6 +199,50 @@ def test_read_only_folder_is_refused(tmp_path):
             ResultStore(folder / "r.sqlite")
     finally:
         folder.chmod(0o700)
+    assert fingerprint(folder / "r.sqlite") == before
+
+
+REFUSE_READ_ONLY = """
+import sys
+from harness.errors import HarnessError
+from harness.sweep.store import ResultStore
+try:
+    ResultStore(sys.argv[1])
+except HarnessError as exc:
+    print("refused:", exc)
+    sys.exit(0)
+sys.exit(1)
+"""
+
+
+def test_read_only_folder_is_refused(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with ResultStore(folder / "r.sqlite") as db:
+        db.put(ok())
+    if os.geteuid() != 0:
+        _refuses_read_only_folder(folder)
+        return
+    # Root ignores file permissions. In a new user namespace the same process keeps owning its
+    # files but loses that override, so the check runs there (util-linux `unshare --user`).
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root without util-linux's unshare to drop the override")
+    before = fingerprint(folder / "r.sqlite")
+    folder.chmod(0o500)
+    try:
+        proc = subprocess.run(
+            ["unshare", "--user", sys.executable, "-c", REFUSE_READ_ONLY, str(folder / "r.sqlite")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        folder.chmod(0o700)
+    if proc.returncode != 0 and "unshare" in proc.stderr:
+        pytest.skip(f"user namespaces are not available here: {proc.stderr.strip()[-200:]}")
+    assert proc.returncode == 0 and "not writable" in proc.stdout, proc.stderr[-2000:]
     assert fingerprint(folder / "r.sqlite") == before
 
 

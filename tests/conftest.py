@@ -1,0 +1,32 @@
+"""Shared test configuration.
+
+- `@pytest.mark.gpu` is the one way to say a test needs CUDA: without a CUDA device it is
+  skipped here, with the reason (`make test` also deselects it, so CI stays quiet).
+- `@pytest.mark.slow` marks tests that take more than a few seconds (`make test-fast` leaves
+  them out).
+- `reports_dir`: generated output goes to a temporary folder, never into the checkout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cuda_available import HAS_CUDA
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if HAS_CUDA:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture()
+def reports_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary `reports/` (HARNESS_REPORTS_DIR), so no test writes into the checkout."""
+    out = tmp_path / "reports"
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(out))
+    return out
