@@ -1,0 +1,119 @@
+"""What `harness time` shows of a timing record: one JSON document, and figure / value rows.
+
+The record comes from the measuring pipeline with counting optional and without energy or
+burden; this module only reshapes it.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from harness.console import fmt_num, fmt_si
+from harness.pipeline.record import Measurement
+
+
+def counted_step(record: Any, skipped: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The counted training-step FLOPs of the record, or why there are none."""
+    if skipped:
+        return None, None
+    counts = record.counts or {}
+    if counts.get("error"):
+        return None, f"FLOP count failed: {counts['error']}"
+    if counts.get("train_step_flops") is None:
+        return None, "the FLOP count has no training step"
+    return {
+        "train_step_flops": float(counts["train_step_flops"]),
+        "method": counts.get("method"),
+        "uncounted": dict(counts.get("uncounted") or {}),
+    }, None
+
+
+def timing_document(
+    record: Measurement, device: dict[str, Any], *, flops_skipped: bool
+) -> dict[str, Any]:
+    """The `harness time --json` document: device, timing, counted FLOPs, utilisation, peaks."""
+    section = dict(record.timing)
+    util, peaks = section.pop("utilisation"), section.pop("peak")
+    section["window"] = None
+    flops, why = counted_step(record, flops_skipped)
+    measured = peaks["measured_flop_per_s"]
+    return {
+        "device": device,
+        "timing": section,
+        "flops": flops,
+        "utilisation": util,
+        "datasheet_peak_source": peaks["datasheet_source"],
+        "matmul_peak": (
+            {"flop_per_s": measured, "source": peaks["measured_source"]} if measured else None
+        ),
+        "notes": list(section["notes"]) + ([why] if why else []),
+    }
+
+
+def _ms(x: float) -> str:
+    return f"{x * 1e3:.3g} ms"
+
+
+def _batch_and_precision(r: Any) -> tuple[str, str]:
+    batch_text = str(r.batch_size)
+    if r.batch_size != r.requested_batch_size:
+        batch_text += f" (requested {r.requested_batch_size}; out of memory)"
+    precision_text = r.precision_used
+    if r.precision_used != r.precision:
+        precision_text += f" (requested {r.precision})"
+    if r.autocast_dtype:
+        precision_text += f", autocast {r.autocast_dtype}" + (
+            " + grad scaler" if r.grad_scaler else ""
+        )
+    return batch_text, precision_text
+
+
+def _step_rows(r: Any) -> list[dict[str, Any]]:
+    batch_text, precision_text = _batch_and_precision(r)
+    noisy = ", noisy" if r.noisy else ""
+    return [
+        {"figure": "architecture", "value": r.arch + (" (tiny)" if r.tiny else "")},
+        {"figure": "device", "value": f"{r.device} - {r.device_name}"},
+        {"figure": "batch size", "value": batch_text},
+        {"figure": r.size_kind.replace("_", " "), "value": str(r.size)},
+        {"figure": "precision", "value": precision_text},
+        {"figure": "channels_last", "value": fmt_num(r.channels_last)},
+        {"figure": "torch.compile", "value": r.compile_mode or "no"},
+        {"figure": "cudnn.benchmark", "value": fmt_num(r.cudnn_benchmark)},
+        {"figure": "threads", "value": str(r.threads)},
+        {"figure": "warm-up steps", "value": str(r.warmup_steps)},
+        {"figure": "timed steps", "value": f"{r.steps} in {r.window_s:.3g} s"},
+        {"figure": "median step", "value": _ms(r.median_s)},
+        {"figure": "mean step", "value": _ms(r.mean_s)},
+        {"figure": "IQR", "value": f"{_ms(r.iqr_s)} ({r.iqr_s / r.median_s:.1%} of median{noisy})"},
+        {"figure": "p90 step", "value": _ms(r.p90_s)},
+        {"figure": "samples/s", "value": f"{r.samples_per_s:.4g}"},
+        {
+            "figure": "peak memory",
+            "value": f"{fmt_si(r.peak_memory_bytes, 'B')} ({r.peak_memory_source})",
+        },
+    ]
+
+
+def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """figure / value rows of a `timing_document`, in the order a person reads them."""
+    r = SimpleNamespace(**doc["timing"])
+    flops, util = doc["flops"], doc["utilisation"]
+    sheet = util["datasheet_peak_flop_per_s"]
+    measured = (doc["matmul_peak"] or {}).get("flop_per_s")
+    rows = _step_rows(r)
+    if flops:
+        counted = f"{fmt_si(flops['train_step_flops'])} (counted, {flops['method']})"
+        rows.append({"figure": "train-step FLOPs", "value": counted})
+        rows.append({"figure": "achieved", "value": fmt_si(util["achieved_flop_per_s"], "FLOP/s")})
+    sheet_text = fmt_si(sheet, "FLOP/s") if sheet else "-"
+    rows.append({"figure": f"datasheet peak {r.precision_used}", "value": sheet_text})
+    if util["mfu"] is not None:
+        rows.append({"figure": "MFU (datasheet)", "value": f"{util['mfu']:.1%}"})
+    if measured:
+        peak_text = fmt_si(measured, "FLOP/s")
+        rows.append({"figure": f"measured matmul peak {r.precision_used}", "value": peak_text})
+    if util["mfu_measured"] is not None:
+        rows.append({"figure": "MFU (measured peak)", "value": f"{util['mfu_measured']:.1%}"})
+    return rows
