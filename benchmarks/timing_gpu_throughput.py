@@ -17,7 +17,7 @@ import argparse
 import json
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -201,7 +201,7 @@ def _write_reports(info, spec, sheet, peak, rows, comparison, precision: str) ->
     out_dir = reports_dir() / "gpu" / slug
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "device": info.to_dict(),
         "datasheet_peak_flop_per_s": sheet,
         "datasheet_source": spec.source if spec else None,

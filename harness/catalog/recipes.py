@@ -12,14 +12,13 @@ citations) and one `[recipe.<id>]` table per recipe, listing the `models` it app
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-import tomllib
 
 from harness.data import RECIPES_DIR
 from harness.errors import ConfigurationError

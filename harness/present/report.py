@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def _page(
         summary=[
             f"Database: {db_path} ({len(rows)} rows: {counts})",
             f"Device(s): {devices(rows)}; energy provenance: {provenances(ok) or 'none'}",
-            f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by harness {__version__}",
+            f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by harness {__version__}",
         ],
         warnings=_warnings(rows, ok),
         cells=[[cell(r, *spec[1:]) for spec in TABLE] for r in rows],

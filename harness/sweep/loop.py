@@ -130,6 +130,79 @@ def run_sweep(
             db.close()
 
 
+class _Runner:
+    """One sweep's running state: the progress bar, the store, and environments by device."""
+
+    def __init__(
+        self, db: ResultStore, n: int, *, target: str, force: bool, log_dir, progress, say
+    ):
+        from harness.console import progress as progress_bar
+
+        bar_kwargs: dict[str, Any] = {"total": n, "unit": "run", "leave": True}
+        if progress is not None:
+            bar_kwargs["disable"] = not progress
+        self.bar = progress_bar(**bar_kwargs)
+        self.write = self.bar.write if not self.bar.disable else say
+        self.say, self.db, self.n = say, db, n
+        self.target, self.force, self.log_dir = target, force, log_dir
+        self.envs: dict[str, dict[str, Any]] = {}
+        self.interrupted = False
+
+    def environment(self, device: str) -> dict[str, Any]:
+        if device not in self.envs:
+            try:
+                self.envs[device] = capture_environment(device)
+            except Exception as exc:  # the row matters more than its environment
+                self.envs[device] = {"error": one_line(f"environment capture failed: {exc}")}
+        return self.envs[device]
+
+    def complete(self, rec: Measurement, job: Job) -> Measurement:
+        """A failure row still says what it was and where it ran."""
+        if rec.ok or rec.status == "interrupted":  # no slow imports while the user waits
+            return rec
+        changes: dict[str, Any] = {}
+        if not rec.environment:
+            changes["environment"] = self.environment(job.config.device)
+        if job.architecture is None and len(rec.architecture) <= 1:
+            changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
+        return rec.replace(**changes) if changes else rec
+
+    def attempt(self, i: int, key: str, job: Job) -> Measurement:
+        """Run one job in its worker; Ctrl-C or SIGTERM makes an `interrupted` row."""
+        bar = self.bar
+        bar.set_description_str(f"{i}/{self.n} {job.config.architecture}", refresh=False)
+        bar.set_postfix_str("starting", refresh=True)
+        if bar.disable:
+            self.say(f"[{i}/{self.n}] {job.config.label()}: running")
+        try:
+            return run_job(
+                job,
+                key=key,
+                target=self.target,
+                log_path=_log_path(self.log_dir, job, key),
+                on_phase=lambda p: bar.set_postfix_str(p, refresh=True),
+                on_tick=bar.refresh,
+            )
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return Measurement.create(
+                job.config,
+                status="interrupted",
+                key=key,
+                error="interrupted (Ctrl-C or SIGTERM) before it finished; rerun to measure it",
+            )
+
+    def save(self, i: int, rec: Measurement, job: Job, took: float) -> Measurement:
+        self.bar.set_postfix_str(f"saving ({rec.status})", refresh=True)
+        rec = self.complete(rec, job)
+        with _deferred_signals():
+            self.db.put(rec, overwrite=self.force and not self.interrupted)
+        outcome = "ok" if rec.ok else f"{rec.status}: {rec.error}"
+        self.write(f"[{i}/{self.n}] {job.config.label()}: {outcome} ({took:.1f} s)")
+        self.bar.update(1)
+        return rec
+
+
 def _run_all(
     todo: list[tuple[str, Job]],
     db: ResultStore,
@@ -141,84 +214,27 @@ def _run_all(
     say: Callable[[str], None],
     skipped: int,
 ) -> tuple[list[Measurement], bool, int]:
-    from harness.console import progress as progress_bar
-
-    n = len(todo)
-    bar_kwargs: dict[str, Any] = {"total": n, "unit": "run", "leave": True}
-    if progress is not None:
-        bar_kwargs["disable"] = not progress
-    bar = progress_bar(**bar_kwargs)
-    write = bar.write if not bar.disable else say
+    runner = _Runner(
+        db, len(todo), target=target, force=force, log_dir=log_dir, progress=progress, say=say
+    )
     records: list[Measurement] = []
-    envs: dict[str, dict[str, Any]] = {}
-    interrupted = False
-
-    def environment(device: str) -> dict[str, Any]:
-        if device not in envs:
-            try:
-                envs[device] = capture_environment(device)
-            except Exception as exc:  # the row matters more than its environment
-                envs[device] = {"error": one_line(f"environment capture failed: {exc}")}
-        return envs[device]
-
-    def complete(rec: Measurement, job: Job) -> Measurement:
-        """A failure row still says what it was and where it ran."""
-        if rec.ok or rec.status == "interrupted":  # no slow imports while the user waits
-            return rec
-        changes: dict[str, Any] = {}
-        if not rec.environment:
-            changes["environment"] = environment(job.config.device)
-        if job.architecture is None and len(rec.architecture) <= 1:
-            changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
-        return rec.replace(**changes) if changes else rec
-
     try:
         with _signals_as_interrupt():
             for i, (key, job) in enumerate(todo, 1):
-                label = job.config.label()
                 if not force and db.has(key):  # a concurrent sweep finished it meanwhile
                     skipped += 1
-                    bar.update(1)
+                    runner.bar.update(1)
                     continue
-                bar.set_description_str(f"{i}/{n} {job.config.architecture}", refresh=False)
-                bar.set_postfix_str("starting", refresh=True)
-                if bar.disable:
-                    say(f"[{i}/{n}] {label}: running")
-                log_path = _log_path(log_dir, job, key)
                 t0 = time.monotonic()
-                try:
-                    rec = run_job(
-                        job,
-                        key=key,
-                        target=target,
-                        log_path=log_path,
-                        on_phase=lambda p: bar.set_postfix_str(p, refresh=True),
-                        on_tick=bar.refresh,
-                    )
-                except KeyboardInterrupt:
-                    rec = Measurement.create(
-                        job.config,
-                        status="interrupted",
-                        key=key,
-                        error="interrupted (Ctrl-C or SIGTERM) before it finished; rerun to measure it",
-                    )
-                    interrupted = True
-                bar.set_postfix_str(f"saving ({rec.status})", refresh=True)
-                rec = complete(rec, job)
-                with _deferred_signals():
-                    db.put(rec, overwrite=force and not interrupted)
-                records.append(rec)
-                took = time.monotonic() - t0
-                outcome = "ok" if rec.ok else f"{rec.status}: {rec.error}"
-                write(f"[{i}/{n}] {label}: {outcome} ({took:.1f} s)")
-                bar.update(1)
-                if interrupted:
+                rec = runner.attempt(i, key, job)
+                records.append(runner.save(i, rec, job, time.monotonic() - t0))
+                if runner.interrupted:
                     break
     except KeyboardInterrupt:
-        interrupted = True
+        runner.interrupted = True
     finally:
-        bar.close()
-    return records, interrupted, skipped
+        runner.bar.close()
+    return records, runner.interrupted, skipped
 
 
 def _describe(config: MeasurementConfig) -> dict[str, Any]:
