@@ -15,9 +15,10 @@ from typing import Any
 
 from torch import nn
 
-from harness.arch.loader import is_file_reference, load_file_reference
+from harness.arch.loader import load_file_reference
 from harness.arch.spec import Architecture
 from harness.errors import ConfigurationError, UnknownArchitectureError
+from harness.user_files import is_file_reference
 from harness.vocab import BENCHMARKS
 
 ENTRY_POINT_GROUP = "harness.architectures"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.arch.loader import is_file_reference
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
 from harness.counting.count import count_flops
 from harness.counting.record import METHODS, FlopCount
 from harness.errors import ConfigurationError
+from harness.user_files import is_file_reference
 
 
 @dataclass(frozen=True)

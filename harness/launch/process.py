@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -24,6 +23,7 @@ from typing import IO, Any
 from harness.errors import HarnessError, one_line
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.user_files import import_python_file
 
 DEFAULT_TIMEOUT_S = 1800.0
 DEFAULT_TARGET = "harness.pipeline.measure:measure"
@@ -294,16 +294,7 @@ def load_target(spec: str) -> Callable[..., Any]:
     if not sep or not mod_name or not attr:
         raise HarnessError(f"worker target {spec!r} must be module:function or file.py:function")
     if mod_name.endswith(".py"):
-        path = Path(mod_name).expanduser().resolve()
-        if not path.is_file():
-            raise HarnessError(f"worker target file {path} does not exist")
-        name = "harness_target_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-        spec_ = importlib.util.spec_from_file_location(name, path)
-        if spec_ is None or spec_.loader is None:
-            raise HarnessError(f"worker target {path} is not an importable Python file")
-        module = importlib.util.module_from_spec(spec_)
-        sys.modules[name] = module
-        spec_.loader.exec_module(module)
+        module = import_python_file(Path(mod_name), what=f"worker target {spec!r}")
     else:
         module = importlib.import_module(mod_name)
     fn = getattr(module, attr, None)

@@ -14,6 +14,7 @@ from typing import Any
 from harness import __version__
 from harness.errors import ConfigurationError
 from harness.hardware.environment import device_identity
+from harness.user_files import is_file_reference
 from harness.vocab import COMPILE_MODES, DEVICE_PATTERN, PRECISIONS
 
 PhaseCallback = Callable[[str], None]
@@ -172,9 +173,9 @@ def _is_number(v: Any) -> bool:
 
 def _architecture_identity(spec: str) -> dict[str, Any]:
     """A registered name as is; a file reference by absolute path and content hash."""
-    path_str, sep, attr = spec.rpartition(":")
-    if not (sep and path_str.endswith(".py") and attr):
+    if not is_file_reference(spec):
         return {"name": spec}
+    path_str, _, attr = spec.rpartition(":")
     path = Path(path_str).expanduser()
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]

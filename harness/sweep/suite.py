@@ -13,6 +13,7 @@ from harness.errors import ConfigurationError, DeviceUnavailableError, UnknownAr
 from harness.pipeline.config import MeasurementConfig
 from harness.sweep.loop import Job
 from harness.sweep.suite_settings import DEFAULTS, SETTINGS, Locator, check_value, cuda_is_available
+from harness.user_files import is_file_reference
 from harness.vocab import CUDA_ONLY_PRECISIONS
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ class Selector:
         head, sep, _ = t.partition(":")
         if sep and head in ("tag", "benchmark", "domain", "task", "family"):
             return head
-        path, sep, attr = t.rpartition(":")
-        if sep and path.endswith(".py") and attr:
+        if is_file_reference(t):
             return "file"
         if any(c in t for c in "*?["):
             return "glob"
