@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.energy.measurement import PowerSample
 from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
-from harness.hardware.nvml import NvmlUnavailable, error_text, handle_for_cuda_index, load, text
+from harness.hardware.nvml import NvmlUnavailable, error_text, handle_for_cuda_index, start, text
 from harness.vocab import NVML_COUNTER, NVML_SAMPLED
 
 _VALUE_FIELDS = {
@@ -40,18 +40,12 @@ class NvmlSource(PowerSource):
     sampled_provenance = NVML_SAMPLED
 
     def __init__(self, cuda_indices: Sequence[int] = (0,), *, nvml: ModuleType | Any = None):
-        if nvml is None:
-            try:
-                nvml = load()
-            except NvmlUnavailable as exc:
-                raise SourceUnavailable(f"{exc}: no GPU energy") from None
-        self.nvml = nvml
         try:
-            nvml.nvmlInit()
-        except Exception as exc:
-            raise SourceUnavailable(
-                f"NVML could not start ({error_text(exc)}): no NVIDIA driver or GPU"
-            ) from None
+            nvml = start(nvml)
+        except NvmlUnavailable as exc:
+            why = "no GPU energy" if "not installed" in str(exc) else "no NVIDIA driver or GPU"
+            raise SourceUnavailable(f"{exc}: {why}") from None
+        self.nvml = nvml
         try:
             count = nvml.nvmlDeviceGetCount()
         except Exception as exc:

@@ -28,14 +28,20 @@ def load() -> Any:
     return pynvml
 
 
-@contextlib.contextmanager
-def session(nvml: Any = None) -> Iterator[Any]:
-    """An initialised NVML for the duration of a `with` block; shut down on the way out."""
+def start(nvml: Any = None) -> Any:
+    """NVML initialised (the pynvml module, or a stand-in in tests); the caller shuts it down."""
     nvml = nvml if nvml is not None else load()
     try:
         nvml.nvmlInit()
     except Exception as exc:  # NVMLError subclasses vary by driver; any failure means "no NVML"
         raise NvmlUnavailable(f"NVML could not start ({error_text(exc)})") from None
+    return nvml
+
+
+@contextlib.contextmanager
+def session(nvml: Any = None) -> Iterator[Any]:
+    """An initialised NVML for the duration of a `with` block; shut down on the way out."""
+    nvml = start(nvml)
     try:
         yield nvml
     finally:
