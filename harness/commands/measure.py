@@ -74,10 +74,15 @@ def _run_one(args: argparse.Namespace) -> int:
     from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
-    print(f"measuring {config.label()} ...", file=sys.stderr)
-    say = lambda p: print(f"  {p}", file=sys.stderr)  # noqa: E731
-    record = measure(config, say, options=MeasureOptions(progress=True))
-    return _finish(record, args)
+    store = _open_store(args)  # an unusable --db is refused before anything is measured
+    try:
+        print(f"measuring {config.label()} ...", file=sys.stderr)
+        say = lambda p: print(f"  {p}", file=sys.stderr)  # noqa: E731
+        record = measure(config, say, options=MeasureOptions(progress=True))
+        return _finish(record, args, store=store)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _run_torchrun(args: argparse.Namespace) -> int:
@@ -96,6 +101,7 @@ def _run_torchrun(args: argparse.Namespace) -> int:
     )
     plan.check()
     config = measurement_config(args, args.name, world_size=plan.world_size)
+    _check_store(args)  # refuse an unusable --db before launching
     record = launch(config, plan)
     if record is None:  # rank 0 runs on another node: its launcher writes the record
         print("this node's ranks finished; rank 0's node writes the record", file=sys.stderr)
@@ -119,17 +125,50 @@ def _run_rank(args: argparse.Namespace) -> int:
     return _finish(record, args, distributed=True)
 
 
-def _finish(record, args: argparse.Namespace, *, distributed: bool = False) -> int:
-    """Store the record (unless --no-store) and print it: a table, or the record as JSON."""
-    from harness.console import print_table
-    from harness.pipeline.summary import distributed_rows, figure_rows
+def _open_store(args: argparse.Namespace):
+    """The results database, opened and checked (None with --no-store); a HarnessError (exit
+    2) for one that cannot take the record, so that no measurement is spent on it."""
     from harness.sweep.store import ResultStore
 
-    where = None
-    if not args.no_store:
-        with ResultStore(args.db) as store:
-            store.put(record, overwrite=True)
-            where = store.path
+    return None if args.no_store else ResultStore(args.db)
+
+
+def _check_store(args: argparse.Namespace) -> None:
+    store = _open_store(args)
+    if store is not None:
+        store.close()
+
+
+def _save(record, args: argparse.Namespace, store) -> tuple[str | None, bool]:
+    """Keep the record: in the database, else in a recovery file beside it (never dropped).
+    Returns (a line saying where it went, whether the database took it)."""
+    from harness.errors import HarnessError
+    from harness.sweep.recovery import write_recovery
+    from harness.sweep.store import ResultStore, default_db_path
+
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    try:
+        if store is None:
+            with ResultStore(args.db) as own:
+                current = own.put(record)
+        else:
+            current = store.put(record)
+    except HarnessError as exc:
+        path = write_recovery(db_path, record)
+        return f"NOT saved to the database ({exc}); the record is kept in {path}", False
+    where = f"saved to {db_path} (key {record.key})"
+    if not current:
+        where += f"; the earlier ok row stays current (see `harness history {args.name}`)"
+    return where, True
+
+
+def _finish(record, args: argparse.Namespace, *, distributed: bool = False, store=None) -> int:
+    """Store the record (unless --no-store) and print it: a table, or the record as JSON.
+    A failed rerun never replaces an ok row; a store that fails leaves a recovery file."""
+    from harness.console import print_table
+    from harness.pipeline.summary import distributed_rows, figure_rows
+
+    where, saved = _save(record, args, store) if not args.no_store else (None, True)
     if args.json:
         print(json.dumps(record.to_dict(), indent=1, default=str))
     else:
@@ -141,12 +180,11 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False) -> i
             print_table(figure_rows(record), columns=["figure", "value", "unit"])
         if not distributed:
             _print_notes(record)
-    if where is not None and not distributed:
-        print(f"saved to {where} (key {record.key})", file=sys.stderr)
+    if where is not None and (not distributed or not saved):
+        print(where if saved else f"harness measure: error: {where}", file=sys.stderr)
     if not record.ok:
         print(f"harness measure: error: {record.error}", file=sys.stderr)
-        return 1
-    return 0
+    return 0 if record.ok and saved else 1
 
 
 def _print_notes(record) -> None:

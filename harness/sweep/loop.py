@@ -8,10 +8,17 @@ own stdout and stderr go to a log. A crash (non-zero exit, a signal such as SIGS
 out-of-memory killer's SIGKILL), a hang (the timeout kills the whole group) or an exception
 costs one row with its status and a one-line error, never the sweep.
 
-Resumption: a configuration whose key already has an "ok" row is skipped (`force` redoes it);
-rows are written by the parent one transaction per measurement, so a sweep killed at any
-moment keeps every finished row and the next run does the rest. A worker dies with its parent.
-Ctrl-C (or SIGTERM) kills the running worker, records it as "interrupted", and stops.
+Resumption: a configuration whose key already has a readable "ok" row is skipped (`force`
+redoes it, and keeps the old row current until the new one is "ok"); rows are written by the
+parent one transaction per measurement, so a sweep killed at any moment keeps every finished
+row and the next run does the rest. A worker dies with its parent. Ctrl-C (or SIGTERM) kills
+the running worker, records it as "interrupted", and stops.
+
+Saving: the database is opened (and a bad one refused) before anything is measured. A save
+that fails (a lock held by another process, a full disk) is retried with backoff for about a
+minute (`SaveRetry`); then the record goes to a recovery file beside the database and the
+sweep goes on: a failure to save costs that row's place in the database, never the record or
+the sweep.
 """
 
 from __future__ import annotations
@@ -27,13 +34,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import one_line
+from harness.errors import HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_job
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.sweep.recovery import write_recovery
 from harness.sweep.store import ResultStore
 from harness.vocab import STATUSES
+
+
+@dataclass(frozen=True)
+class SaveRetry:
+    """How a sweep retries a save: `tries` attempts, each waiting up to `busy_s` for another
+    process's lock, with `waits_s` between them (about a minute in all by default); `sleep` is
+    injectable so that tests take milliseconds."""
+
+    tries: int = 4
+    busy_s: float = 10.0
+    waits_s: tuple[float, ...] = (2.0, 5.0, 10.0)
+    sleep: Callable[[float], None] = time.sleep
+
+    def wait(self, failed_tries: int) -> float:
+        return self.waits_s[min(failed_tries, len(self.waits_s)) - 1] if self.waits_s else 0.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,7 @@ class SweepResult:
     skipped: int  # already done (status "ok") before or during this run
     records: tuple[Measurement, ...] = field(default_factory=tuple)
     interrupted: bool = False
+    recovered: tuple[Path, ...] = ()  # recovery files of records the database did not take
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r.status == status)
@@ -57,6 +81,11 @@ class SweepResult:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
         ran = ", ".join(parts) if parts else "nothing run"
         text = f"{self.total} configurations: {ran}, {self.skipped} already done; results in {self.db_path}"
+        if self.recovered:
+            text += (
+                f"; {len(self.recovered)} not saved there, kept as recovery files beside it "
+                f"(first: {self.recovered[0]})"
+            )
         if self.interrupted:
             text += "; interrupted: rerun the same command to resume"
         return text
@@ -77,6 +106,7 @@ def run_sweep(
     log_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     echo: Callable[[str], None] | None = None,
+    save_retry: SaveRetry | None = None,
 ) -> SweepResult:
     """Run every job not yet done, each in its own worker, saving each record as it finishes.
 
@@ -86,6 +116,7 @@ def run_sweep(
     `log_dir` keeps each worker's output as `<architecture>-<key>.log` (default: discarded
     after its last lines are read for the error message). `progress` None shows a bar when
     stderr is a terminal. `echo` receives the one-line messages (default: stderr).
+    `save_retry` says how a failed save is retried before the record goes to a recovery file.
     """
     say = echo or _stderr
     own_store = not isinstance(store, ResultStore)
@@ -107,17 +138,21 @@ def run_sweep(
                 f"{skipped} of {len(keyed)} configurations already measured in {db.path} "
                 "(skipped; --force measures them again)"
             )
-        records, interrupted, skipped = _run_all(
-            todo,
+        runner = _Runner(
             db,
+            len(todo),
             target=target,
             force=force,
             log_dir=log_dir,
             progress=progress,
             say=say,
-            skipped=skipped,
+            retry=save_retry or SaveRetry(),
         )
-        result = SweepResult(db.path, len(keyed), skipped, tuple(records), interrupted)
+        records, skipped = _run_all(todo, runner, skipped=skipped)
+        interrupted = runner.interrupted
+        result = SweepResult(
+            db.path, len(keyed), skipped, tuple(records), interrupted, tuple(runner.recovered)
+        )
         if interrupted:
             saved = db.count("ok")
             say(
@@ -134,7 +169,16 @@ class _Runner:
     """One sweep's running state: the progress bar, the store, and environments by device."""
 
     def __init__(
-        self, db: ResultStore, n: int, *, target: str, force: bool, log_dir, progress, say
+        self,
+        db: ResultStore,
+        n: int,
+        *,
+        target: str,
+        force: bool,
+        log_dir,
+        progress,
+        say,
+        retry: SaveRetry,
     ):
         from harness.console import progress as progress_bar
 
@@ -147,6 +191,8 @@ class _Runner:
         self.target, self.force, self.log_dir = target, force, log_dir
         self.envs: dict[str, dict[str, Any]] = {}
         self.interrupted = False
+        self.retry = retry
+        self.recovered: list[Path] = []
 
     def environment(self, device: str) -> dict[str, Any]:
         if device not in self.envs:
@@ -196,27 +242,37 @@ class _Runner:
         self.bar.set_postfix_str(f"saving ({rec.status})", refresh=True)
         rec = self.complete(rec, job)
         with _deferred_signals():
-            self.db.put(rec, overwrite=self.force and not self.interrupted)
+            where = self.store(rec)
         outcome = "ok" if rec.ok else f"{rec.status}: {rec.error}"
-        self.write(f"[{i}/{self.n}] {job.config.label()}: {outcome} ({took:.1f} s)")
+        self.write(f"[{i}/{self.n}] {job.config.label()}: {outcome} ({took:.1f} s){where}")
         self.bar.update(1)
         return rec
 
+    def store(self, rec: Measurement) -> str:
+        """Save with retries; then a recovery file. Returns a note for the progress line."""
+        retry, error = self.retry, None
+        for tries in range(1, max(1, retry.tries) + 1):
+            try:
+                with self.db.busy_timeout(retry.busy_s):
+                    current = self.db.put(rec)
+                if rec.ok or current:
+                    return ""
+                return "; the earlier ok row stays current (this attempt is in its history)"
+            except HarnessError as exc:
+                error = exc
+                if tries < retry.tries:
+                    wait = retry.wait(tries)
+                    self.write(f"saving {rec.key} failed ({exc}); retrying in {wait:g} s")
+                    retry.sleep(wait)
+        path = write_recovery(self.db.path, rec)
+        self.recovered.append(path)
+        return f"; NOT SAVED ({error}): the record is kept in {path}"
+
 
 def _run_all(
-    todo: list[tuple[str, Job]],
-    db: ResultStore,
-    *,
-    target: str,
-    force: bool,
-    log_dir: str | os.PathLike[str] | None,
-    progress: bool | None,
-    say: Callable[[str], None],
-    skipped: int,
-) -> tuple[list[Measurement], bool, int]:
-    runner = _Runner(
-        db, len(todo), target=target, force=force, log_dir=log_dir, progress=progress, say=say
-    )
+    todo: list[tuple[str, Job]], runner: _Runner, *, skipped: int
+) -> tuple[list[Measurement], int]:
+    db, force = runner.db, runner.force
     records: list[Measurement] = []
     try:
         with _signals_as_interrupt():
@@ -234,7 +290,7 @@ def _run_all(
         runner.interrupted = True
     finally:
         runner.bar.close()
-    return records, runner.interrupted, skipped
+    return records, skipped
 
 
 def _describe(config: MeasurementConfig) -> dict[str, Any]:

@@ -1,12 +1,16 @@
-"""The results database: one SQLite file, one row per measurement, the full record as JSON.
+"""The results database: one SQLite file; every attempt kept, one current row per measurement.
 
 Why SQLite: transactions (a failed insert leaves nothing behind), many processes may write the
 same file (WAL journal and a busy timeout: concurrent sweeps both land), and it is part of
-Python. A row's `key` is the measurement's key, so a rerun skips what is done; only status
-"ok" counts as done: a failed row is retried by the next run and replaced.
+Python. Every record saved is appended to `attempts` (the history, `harness history NAME`);
+`measurements` holds the current record of each key, the view reports and exports read. A
+new record never destroys an earlier "ok" one: an "ok" record becomes current, a failed one
+becomes current only where no readable "ok" row is, and the attempt is kept either way. Only
+a readable "ok" row counts as done, so a failed or damaged row is measured again by the next
+run. Tables and versions: `harness.sweep.store_schema`.
 
 A file that is not a harness database, or was written by a newer schema, is refused before
-anything is written to it.
+anything is written to it; a row that cannot be read is skipped with a warning naming its key.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +32,8 @@ from harness.errors import HarnessError
 from harness.paths import reports_dir
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
+from harness.sweep.store_file import check_path, connect
+from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
 from harness.vocab import STATUSES
 
 if TYPE_CHECKING:
@@ -32,25 +41,8 @@ if TYPE_CHECKING:
 
 DB_NAME = "results.sqlite"
 EXPORT_FORMATS = ("csv", "parquet")
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS measurements (
-    key             TEXT PRIMARY KEY,
-    status          TEXT NOT NULL,
-    architecture    TEXT NOT NULL,
-    device          TEXT NOT NULL,
-    created_at      TEXT NOT NULL,
-    schema_version  INTEGER NOT NULL,
-    harness_version TEXT NOT NULL,
-    record          TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS measurements_status ON measurements(status);
-"""
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, HarnessError)
+_WARNED: set[tuple[str, str]] = set()  # (database, key): a damaged row is named once a command
 
 
 def default_db_path() -> Path:
@@ -58,11 +50,28 @@ def default_db_path() -> Path:
     return reports_dir() / DB_NAME
 
 
+def _warn_stderr(message: str) -> None:
+    print(f"harness: warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One saved record of a configuration, as `harness history` lists it."""
+
+    saved_at: str
+    key: str
+    status: str
+    error: str | None
+    step_s: float | None
+    current: bool  # the row reports and exports read for this key
+
+
 class ResultStore:
     """A results database at `path` (default `reports/results.sqlite`).
 
-    `readonly=True` opens an existing database for reading only (export, report) and never
-    creates one. Use as a context manager or call `close()`.
+    `readonly=True` opens an existing database for reading only (export, report, history) and
+    never creates or upgrades one; it works on read-only media. `warn` receives the one-line
+    warnings about damaged rows (default: stderr). Use as a context manager or call `close()`.
     """
 
     def __init__(
@@ -71,86 +80,39 @@ class ResultStore:
         *,
         readonly: bool = False,
         timeout_s: float = 60.0,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self.readonly = readonly
+        self._warn = warn or _warn_stderr
         self._conn: sqlite3.Connection | None = None
-        self._check_file()
-        self._conn = self._connect(timeout_s)
+        check_path(self.path, readonly=readonly)
+        self._conn = connect(self.path, readonly=readonly, timeout_s=timeout_s)
         try:
-            version = self._existing_schema_version()
-            if version is not None and version > SCHEMA_VERSION:
-                raise HarnessError(
-                    f"results database {self.path} was written by a newer harness (schema "
-                    f"{version}, this harness reads up to {SCHEMA_VERSION}); upgrade the "
-                    "harness or pass another --db"
-                )
-            if version is None and readonly:
+            versions = self._existing_versions()
+            if versions is None and readonly:
                 raise HarnessError(
                     f"{self.path} holds no measurements yet; run `harness measure` first"
                 )
             if not readonly:
                 self._initialise(timeout_s)
+            self.has_history = "attempts" in self._tables()
         except BaseException:
             self.close()
             raise
 
     # -- opening ------------------------------------------------------------------------------
 
-    def _check_file(self) -> None:
-        """Refuse, before SQLite touches it, a path we cannot use or a file that is not SQLite."""
-        p = self.path
-        if p.exists():
-            if p.is_dir():
-                raise HarnessError(f"results database {p} is a directory; pass a file path")
-            try:
-                with open(p, "rb") as f:
-                    head = f.read(len(_SQLITE_HEADER))
-            except OSError as exc:
-                raise HarnessError(f"cannot read results database {p}: {exc.strerror}") from None
-            if head and head != _SQLITE_HEADER:
-                raise HarnessError(
-                    f"{p} is not a SQLite database (corrupt or another kind of file); it was "
-                    "left untouched: move it aside or pass another --db"
-                )
-        elif self.readonly:
-            raise HarnessError(
-                f"no results database at {p}; run `harness measure` first or pass --db"
-            )
-        if self.readonly:
-            return
-        parent = p.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HarnessError(
-                f"cannot create the folder for results database {p}: {exc.strerror}; "
-                "pass a writable --db"
-            ) from None
-        # SQLite writes a -wal and a -shm file beside the database, so the folder must be
-        # writable too, not only the file.
-        if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-            raise HarnessError(
-                f"results database {p} is not writable (permission denied); pass a writable --db"
-            )
+    def _tables(self) -> set[str]:
+        return {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
 
-    def _connect(self, timeout_s: float) -> sqlite3.Connection:
+    def _existing_versions(self) -> tuple[int, int] | None:
+        """(record schema, store version) of the file; None for a new, empty database.
+        A newer one of either is refused."""
         try:
-            if self.readonly:
-                uri = f"file:{self.path.resolve()}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-            else:
-                conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise HarnessError(f"cannot open results database {self.path}: {exc}") from None
-        return conn
-
-    def _existing_schema_version(self) -> int | None:
-        """The schema version stored in the file; None for a new, empty database."""
-        try:
-            tables = {
-                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+            tables = self._tables()
             if not tables:
                 return None
             if "meta" not in tables or "measurements" not in tables:
@@ -159,6 +121,9 @@ class ResultStore:
                     f"(tables: {', '.join(sorted(tables))}); it was left untouched: pass another --db"
                 )
             row = self.conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+            if row is None:
+                return None
+            schema, store = int(row[0]), stored_version(self.conn)
         except sqlite3.DatabaseError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise self._error("open it", exc) from None
@@ -166,18 +131,22 @@ class ResultStore:
                 f"{self.path} is not a readable results database ({exc}); it was left "
                 "untouched: move it aside or pass another --db"
             ) from None
-        if row is None:
-            return None
-        try:
-            return int(row[0])
         except ValueError:
             raise HarnessError(
-                f"{self.path}: schema version {row[0]!r} is not a number; the file was left "
+                f"{self.path}: its schema version is not a number; the file was left "
                 "untouched: pass another --db"
             ) from None
+        if schema > SCHEMA_VERSION or store > STORE_VERSION:
+            raise HarnessError(
+                f"results database {self.path} was written by a newer harness (schema "
+                f"{schema}, store {store}; this harness reads up to {SCHEMA_VERSION}, "
+                f"{STORE_VERSION}); upgrade the harness or pass another --db"
+            )
+        return schema, store
 
     def _initialise(self, timeout_s: float) -> None:
-        """WAL journal, tables and the schema version; safe when two processes race to it."""
+        """WAL journal, tables, versions and the upgrade of an older database; safe when two
+        processes race to it (one IMMEDIATE transaction)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -189,19 +158,9 @@ class ResultStore:
                 time.sleep(0.05)
         self.journal_mode = mode
         with self._write("initialise"):
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            self.conn.execute(
-                "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            create_or_upgrade(self.conn, SCHEMA_VERSION, _now())
         # Another process may have created the database between our check and our lock.
-        version = self._existing_schema_version()
-        if version is not None and version > SCHEMA_VERSION:
-            raise HarnessError(
-                f"results database {self.path} was written by a newer harness (schema {version})"
-            )
+        self._existing_versions()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -224,6 +183,16 @@ class ResultStore:
         return f"ResultStore({str(self.path)!r})"
 
     # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def busy_timeout(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for another process's write lock (a sweep retries itself)."""
+        old = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={int(old)}")
 
     @contextmanager
     def _write(self, what: str) -> Iterator[None]:
@@ -264,37 +233,43 @@ class ResultStore:
         return HarnessError(f"results database {self.path}: could not {what}: {msg}")
 
     def put(self, record: Measurement, *, overwrite: bool = False) -> bool:
-        """Insert or replace the row of `record.key`; True when the row was written.
+        """Keep `record` as an attempt; True when it also became its key's current row.
 
-        A successful record replaces whatever was there; a failed one replaces a failed one,
-        but never an "ok" row unless `overwrite` (a `--force` rerun) asks for it.
+        An "ok" record becomes current; a failed one only where no readable "ok" row is, so a
+        failed rerun (with `--force` or not) never replaces a good result. `overwrite` is
+        accepted for older callers and changes nothing: a rerun always keeps the attempt.
         """
         return self.put_many([record], overwrite=overwrite) == 1
 
     def put_many(self, records: Iterable[Measurement], *, overwrite: bool = False) -> int:
-        """`put` for several records in one transaction; returns how many rows were written."""
+        """`put` for several records in one transaction; returns how many became current."""
+        del overwrite  # see `put`
         records = list(records)
         if not records:
             return 0
         rows = [self._row(r) for r in records]
         what = f"save {records[0].key}" if len(records) == 1 else f"save {len(records)} records"
-        written = 0
+        marks = ", ".join("?" * len(rows[0]))
+        current = 0
         with self._write(what):
             for rec, row in zip(records, rows, strict=True):
-                if not overwrite and rec.status != "ok":
-                    prev = self.conn.execute(
-                        "SELECT status FROM measurements WHERE key=?", (rec.key,)
-                    ).fetchone()
-                    if prev is not None and prev[0] == "ok":
-                        continue
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO measurements(key, status, architecture, device, "
-                    "created_at, schema_version, harness_version, record) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
+                    f"INSERT INTO attempts(saved_at, {ROW_COLUMNS}) VALUES (?, {marks})",
+                    (_now(), *row),
                 )
-                written += 1
-        return written
+                if rec.status != "ok" and self._current_ok(rec.key):
+                    continue
+                self.conn.execute(
+                    f"INSERT OR REPLACE INTO measurements({ROW_COLUMNS}) VALUES ({marks})", row
+                )
+                current += 1
+        return current
+
+    def _current_ok(self, key: str) -> bool:
+        row = self.conn.execute(
+            "SELECT record FROM measurements WHERE key=? AND status='ok'", (key,)
+        ).fetchone()
+        return row is not None and _parse(row[0]) is not None
 
     @staticmethod
     def _row(r: Measurement) -> tuple[Any, ...]:
@@ -310,6 +285,7 @@ class ResultStore:
         )
 
     def delete(self, keys: Iterable[str]) -> int:
+        """Remove keys from the current view; their attempts stay in the history."""
         keys = list(keys)
         with self._write(f"delete {len(keys)} rows"):
             cur = self.conn.executemany(
@@ -326,12 +302,14 @@ class ResultStore:
             raise HarnessError(f"results database {self.path}: cannot read: {exc}") from None
 
     def has(self, key: str) -> bool:
-        """True when `key` has a successful row (a failed row does not count as done)."""
-        return bool(self._query("SELECT 1 FROM measurements WHERE key=? AND status='ok'", (key,)))
+        """True when `key` has a readable successful row (a failed row does not count)."""
+        rows = self._query("SELECT record FROM measurements WHERE key=? AND status='ok'", (key,))
+        return bool(rows) and self._decode(rows[0][0], key) is not None
 
     def done_keys(self) -> set[str]:
-        """Keys of successful rows: what a resumed sweep skips."""
-        return {r[0] for r in self._query("SELECT key FROM measurements WHERE status='ok'")}
+        """Keys of readable successful rows: what a resumed sweep skips."""
+        rows = self._query("SELECT key, record FROM measurements WHERE status='ok'")
+        return {key for key, rec in rows if self._decode(rec, key) is not None}
 
     def count(self, status: str | None = None) -> int:
         if status is None:
@@ -339,13 +317,15 @@ class ResultStore:
         return self._query("SELECT COUNT(*) FROM measurements WHERE status=?", (status,))[0][0]
 
     def get(self, key: str) -> Measurement | None:
+        """The current record of `key`; None when there is none or it cannot be read."""
         rows = self._query("SELECT record FROM measurements WHERE key=?", (key,))
         return self._decode(rows[0][0], key) if rows else None
 
     def load(
         self, *, status: str | Sequence[str] | None = None, architecture: str | None = None
     ) -> list[Measurement]:
-        """Every record (oldest first), optionally only some statuses or one architecture."""
+        """Every readable current record (oldest first), optionally only some statuses or one
+        architecture; a damaged row is skipped with a warning."""
         sql, params = "SELECT key, record FROM measurements", []
         where = []
         if status is not None:
@@ -361,13 +341,56 @@ class ResultStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, key"
-        return [self._decode(rec, key) for key, rec in self._query(sql, params)]
+        records = (self._decode(rec, key) for key, rec in self._query(sql, params))
+        return [r for r in records if r is not None]
 
-    def _decode(self, text: str, key: str) -> Measurement:
+    def _decode(self, text: str, key: str) -> Measurement | None:
+        """The record, or None (and one warning naming the key) when the row is damaged."""
         try:
             return Measurement.from_dict(json.loads(text))
-        except (json.JSONDecodeError, HarnessError) as exc:
-            raise HarnessError(f"results database {self.path}: row {key}: {exc}") from None
+        except _DECODE_ERRORS as exc:
+            if (str(self.path), key) not in _WARNED:
+                _WARNED.add((str(self.path), key))
+                why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                self._warn(
+                    f"results database {self.path}: row {key} cannot be read ({why}); skipped "
+                    "(the next sweep or `harness measure` measures it again)"
+                )
+            return None
+
+    def history(self, architecture: str) -> list[Attempt]:
+        """Every attempt at `architecture`'s configurations, newest first. Rows of the current
+        view missing from the history (an older database read-only) are listed too."""
+        current = {
+            k: (c, s)
+            for k, c, s in self._query(
+                "SELECT key, created_at, status FROM measurements WHERE architecture=?",
+                (architecture,),
+            )
+        }
+        sql = (
+            "SELECT created_at, key, status, created_at, record, 0 FROM measurements m "
+            "WHERE architecture=?"
+        )
+        params: list[Any] = [architecture]
+        if self.has_history:
+            sql = (
+                "SELECT saved_at, key, status, created_at, record, attempt FROM attempts WHERE "
+                f"architecture=? UNION ALL {sql} AND NOT EXISTS (SELECT 1 FROM attempts a "
+                "WHERE a.key=m.key AND a.created_at=m.created_at)"
+            )
+            params.append(architecture)
+        out: list[Attempt] = []
+        rows = self._query(sql + " ORDER BY 1 DESC, 6 DESC", params)
+        for saved, key, status, created, text, _ in rows:
+            is_current = current.get(key) == (created, status)
+            if is_current:
+                del current[key]  # the newest matching attempt is the current one
+            rec = _parse(text)
+            error = rec.error if rec is not None else "(the stored record cannot be read)"
+            step = rec.timing.get("median_s") if rec is not None else None
+            out.append(Attempt(saved, key, status, error, step, is_current))
+        return out
 
     def to_dataframe(self, *, status: str | Sequence[str] | None = None) -> pd.DataFrame:
         """All rows as a DataFrame with dotted columns (`config.batch_size`, `timing.median_s`)."""
@@ -437,3 +460,15 @@ def write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _parse(text: str) -> Measurement | None:
+    """The record a row holds, or None when it is damaged (no warning: callers decide)."""
+    try:
+        return Measurement.from_dict(json.loads(text))
+    except _DECODE_ERRORS:
+        return None

@@ -65,3 +65,21 @@ def test_the_report_renders_an_old_database(tmp_path, monkeypatch):
     paths = write_report(db=_copy(tmp_path), out_dir=tmp_path / "out")
     html = Path(paths.html).read_text()
     assert "resnet18" in html and "bilstm_crf_conll" in html
+
+
+def test_a_0_1_0_database_upgrades_to_the_history_and_still_reads(tmp_path):
+    from harness.sweep.store_schema import STORE_VERSION
+
+    db = _copy(tmp_path)
+    with ResultStore(db, readonly=True) as store:
+        before = store.load()
+        assert not store.has_history  # read-only: never upgraded
+    with ResultStore(db) as store:
+        assert store.load() == before and store.has_history
+        version = store.conn.execute("SELECT value FROM meta WHERE name='store_version'")
+        assert version.fetchone() == (str(STORE_VERSION),)
+        record_schema = store.conn.execute("SELECT value FROM meta WHERE name='schema_version'")
+        assert record_schema.fetchone() == (str(SCHEMA_VERSION),)  # older harnesses still read it
+    with ResultStore(db) as store:  # a second open does not copy the rows again
+        (n,) = store.conn.execute("SELECT COUNT(*) FROM attempts").fetchone()
+    assert n == len(before) == 3

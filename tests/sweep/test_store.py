@@ -78,9 +78,10 @@ def test_failed_row_is_replaced_but_never_replaces_ok(tmp_path):
         # a later failure (say a concurrent run that crashed) keeps the good row...
         assert not db.put(failed(1, "timeout"))
         assert db.get(good.key) == good
-        # ...unless asked to overwrite (--force)
-        assert db.put(failed(1, "timeout"), overwrite=True)
-        assert db.get(good.key).status == "timeout"
+        # ...and so does a --force rerun that fails: it is kept as an attempt, not as current
+        assert not db.put(failed(1, "timeout"), overwrite=True)
+        assert db.get(good.key) == good
+        assert [a.status for a in db.history("resnet18")] == ["timeout", "timeout", "ok", "error"]
 
 
 def test_dataframe_is_one_call(tmp_path):
