@@ -22,6 +22,7 @@ FLOW = (
     "vocab",
     "console",
     "paths",
+    "output_files",
     "user_files",
     "data",
     "catalog",

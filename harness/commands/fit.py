@@ -58,10 +58,13 @@ def _parse_target(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from harness.analysis.fit_report import FitRequest, fit_report
+    from harness.output_files import writable_folder
     from harness.present.fit_plot import write_fit_plots
     from harness.present.fit_text import fit_report_text
 
     targets = tuple(_parse_target(t) for t in args.target) if args.target else None
+    if args.plot:
+        writable_folder(args.plot, "--plot folder", "pass another --plot")
     request = FitRequest(
         benchmark=args.benchmark,
         measure=args.measure,

@@ -44,15 +44,17 @@ def _sizes(text: str | None) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from harness.analysis.simulation.config import SimulationConfig
     from harness.analysis.simulation.run import run as simulate
     from harness.analysis.simulation.tables import simulation_json
     from harness.console import progress
+    from harness.output_files import writable_folder
     from harness.present.simulation_plot import plot_simulation
     from harness.present.simulation_text import simulation_text
 
+    sizes = _sizes(args.sizes)
+    # checked before the simulation, which can take minutes
+    out = writable_folder(args.plot, "--plot folder", "pass another --plot") if args.plot else None
     config = SimulationConfig(
         true_features=args.true_features,
         candidate_features=args.candidate_features,
@@ -64,14 +66,12 @@ def run(args: argparse.Namespace) -> int:
     )
     result = simulate(
         config,
-        sizes=_sizes(args.sizes),
+        sizes=sizes,
         with_crossovers=not args.no_crossovers,
         progress=lambda xs: progress(xs, desc="sample sizes", unit="n"),
     )
     plots: list[str] = []
-    if args.plot:
-        out = Path(args.plot)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         plots = plot_simulation(result, str(out / f"simulation_{config.penalty}"))
     if args.json:
         print(json.dumps(simulation_json(result, plots), indent=2, default=str))

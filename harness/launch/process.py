@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError, one_line
+from harness.output_files import open_log
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 from harness.user_files import import_python_file
@@ -70,11 +71,11 @@ def run_job(
         job = Job(job)
     key = key or job.config.key()
     log_file: IO[bytes]
-    if log_path is not None:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        log_file = open(log_path, "w+b")  # noqa: SIM115 - closed below
-    else:
-        log_file = tempfile.TemporaryFile()  # noqa: SIM115
+    where = f" (log: {log_path})" if log_path is not None else ""
+    try:  # never a device or FIFO; a log that cannot be opened costs the log, not the row
+        log_file = open_log(log_path) if log_path is not None else tempfile.TemporaryFile()  # noqa: SIM115
+    except HarnessError as exc:
+        log_file, where = tempfile.TemporaryFile(), f" (log not kept: {exc})"  # noqa: SIM115
     rfd, wfd = os.pipe()
     try:
         proc = subprocess.Popen(
@@ -107,7 +108,6 @@ def run_job(
         _kill_group(proc)
     log_tail = _tail(log_file)
     log_file.close()
-    where = f" (log: {log_path})" if log_path is not None else ""
     return _record(job, key, proc.returncode, outcome, log_tail, where)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from harness.analysis.fit import MEASURE_TITLES, Fit, select_points
 from harness.analysis.fit_report import FitReport
 from harness.analysis.tables import fmt_ci
+from harness.output_files import ensure_folder
 from harness.present.figure_files import save_figure
 
 
@@ -97,8 +98,7 @@ def plot_fit(
 def write_fit_plots(report: FitReport, out_dir: str | Path) -> list[str]:
     """One plot per benchmark and measure of the report (pooled points when measured ones were
     given, else published), written under out_dir as fit_<benchmark>_<measure>.{png,svg}."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out_dir, "--plot folder", "pass another --plot")
     label = "pooled" if report.with_measured else "published"
     paths: list[str] = []
     for b in report.benchmarks:

@@ -28,6 +28,7 @@ from harness.analysis.tables import (
     projection_rows,
 )
 from harness.errors import HarnessError
+from harness.output_files import ensure_folder, write_files
 from harness.paths import reports_dir
 from harness.present.html_page import render_html
 from harness.present.markdown_page import render_markdown
@@ -37,6 +38,7 @@ from harness.present.rows import TINY_NOTE, devices, load_records, provenances, 
 from harness.vocab import ESTIMATED_TDP
 
 FIT_TABLE_COLUMNS = (*FIT_COLUMNS, "verdict")
+_HINT = "free some space or pass another --out"
 
 
 @dataclass(frozen=True)
@@ -159,14 +161,14 @@ def write_report(
     *,
     include_published: bool = True,
 ) -> ReportPaths:
-    """Write report.html, report.md and figures/ (PNG + SVG) under `out_dir` (default reports/)."""
+    """Write report.html, report.md and figures/ (PNG + SVG) under `out_dir` (default reports/).
+
+    Figures first, then both pages together, every file atomically: a failure (a full disk)
+    is a one-line HarnessError and leaves the previous report.html and report.md whole.
+    """
     db_path, records = load_records(db)
     out = Path(out_dir).expanduser() if out_dir is not None else reports_dir()
-    fig_dir = out / "figures"
-    try:
-        fig_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create report folder {fig_dir}: {exc.strerror}") from None
+    fig_dir = ensure_folder(out / "figures", "report folder", _HINT)
 
     rows = [report_row(r) for r in records]
     ok = [r for r in rows if r["status"] == "ok"]
@@ -175,9 +177,5 @@ def write_report(
     figures = _figures(ok, paper, fig_dir, notes)
     page = _page(db_path, rows, paper, figures, out, notes)
     html_path, md_path = out / "report.html", out / "report.md"
-    try:
-        html_path.write_text(render_html(page), encoding="utf-8")
-        md_path.write_text(render_markdown(page), encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"cannot write the report under {out}: {exc.strerror}") from None
+    write_files({html_path: render_html(page), md_path: render_markdown(page)}, _HINT)
     return ReportPaths(html_path, md_path, [p for _, ps in figures for p in ps])

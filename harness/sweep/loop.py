@@ -37,6 +37,7 @@ from typing import Any
 from harness.errors import HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_job
+from harness.output_files import ensure_folder
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 from harness.sweep.recovery import write_recovery
@@ -225,7 +226,7 @@ class _Runner:
                 job,
                 key=key,
                 target=self.target,
-                log_path=_log_path(self.log_dir, job, key),
+                log_path=_log_path(self, job, key),
                 on_phase=lambda p: bar.set_postfix_str(p, refresh=True),
                 on_tick=bar.refresh,
             )
@@ -301,11 +302,19 @@ def _describe(config: MeasurementConfig) -> dict[str, Any]:
         return {"name": config.architecture}
 
 
-def _log_path(log_dir: str | os.PathLike[str] | None, job: Job, key: str) -> Path | None:
-    if log_dir is None:
+def _log_path(runner: _Runner, job: Job, key: str) -> Path | None:
+    """Where the worker's output is kept. A log folder that cannot be created costs the logs,
+    with one warning, never the sweep: the worker's last lines still reach a failure row."""
+    if runner.log_dir is None:
+        return None
+    try:
+        folder = ensure_folder(runner.log_dir, "log folder", "worker output is not kept")
+    except HarnessError as exc:
+        runner.write(f"warning: {exc}")
+        runner.log_dir = None
         return None
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.config.architecture)
-    return Path(log_dir) / f"{safe[-60:]}-{key}.log"
+    return folder / f"{safe[-60:]}-{key}.log"
 
 
 def _stderr(msg: str) -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
+from harness.output_files import atomic_path, ensure_folder, shown, writable_target
 from harness.paths import reports_dir
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
@@ -408,11 +408,21 @@ class ResultStore:
         status: str | Sequence[str] | None = None,
     ) -> tuple[Path, int]:
         """Write the rows to CSV or Parquet; returns (path, rows). The format comes from
-        `format`, else from the file's suffix, else CSV. The file is replaced atomically."""
-        fmt = format or _format_from_suffix(out) or "csv"
+        `format`, else from the file's suffix, else CSV; a suffix that names the other format is
+        refused (a `.csv` holding Parquet misleads every reader). The file is replaced
+        atomically, and only a regular file or a new path is written (never a device or FIFO)."""
+        suffix_fmt = _format_from_suffix(out)
+        fmt = format or suffix_fmt or "csv"
         if fmt not in EXPORT_FORMATS:
             raise HarnessError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
+        if suffix_fmt is not None and suffix_fmt != fmt:
+            raise HarnessError(
+                f"--out {shown(out or '')} has a .{suffix_fmt} suffix but --format is {fmt}; "
+                "make them agree (or leave out --format)"
+            )
         path = Path(out).expanduser() if out is not None else reports_dir() / f"results.{fmt}"
+        # refuse a device, FIFO or folder before loading the rows
+        writable_target(path, "pass another --out")
         df = self.to_dataframe(status=status)
         if df.empty:
             raise HarnessError(f"results database {self.path} has no matching rows to export")
@@ -442,24 +452,14 @@ def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Write atomically (a temporary file renamed over the target): a crash leaves the old file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror}; pass another --out") from None
-    os.close(fd)
-    try:
+    """Write atomically through `harness.output_files`: a crash or a full disk leaves the old
+    file, and a device, FIFO, folder or symbolic link is never replaced by the table."""
+    ensure_folder(path.parent, "export folder", "pass another --out")
+    with atomic_path(path, "pass another --out") as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False)
         else:
             parquet_safe(df).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _now() -> str:
