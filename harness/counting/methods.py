@@ -53,8 +53,32 @@ class MethodRun:
     notes: list[str]
 
 
+# torch's default seed in a fresh process (`torch.initial_seed()` before any `manual_seed`).
+TORCH_DEFAULT_SEED = 67280421310721
+
+
+@contextlib.contextmanager
+def _seeded_random_numbers(method: str):
+    """Real tensors carry random weights, and a detector's count depends on them (how many
+    proposals survive score thresholds and NMS; which anchors the training sampler draws).
+    Counting on real tensors therefore runs from one fixed seed, whatever the process did
+    before, so the same architecture always gives the same count; meta and fake tensors draw
+    no random numbers."""
+    if method != "real":
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TORCH_DEFAULT_SEED)
+        yield
+
+
 def run_method(arch: Architecture, method: str, settings: CountSettings) -> MethodRun:
     """Count `arch` on `method` tensors; raises MethodFailed naming the stage that failed."""
+    with _seeded_random_numbers(method):
+        return _run_method(arch, method, settings)
+
+
+def _run_method(arch: Architecture, method: str, settings: CountSettings) -> MethodRun:
     s = settings
     fake = fake_mode() if method == "fake" else None
     mode_ctx = fake if fake is not None else contextlib.nullcontext()
