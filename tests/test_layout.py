@@ -21,6 +21,7 @@ FLOW = (
     "errors",
     "vocab",
     "console",
+    "watchdog",
     "paths",
     "user_files",
     "data",
