@@ -39,6 +39,13 @@ _ORDER = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line, like every other error (the usage is one --help away)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _command_modules():
     import harness.commands as pkg
 
@@ -48,7 +55,7 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="Measure what deep learning costs: FLOPs, step time, energy, hardware burden.",
     )
