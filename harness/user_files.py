@@ -17,6 +17,18 @@ from typing import Any
 from harness.errors import ArchitectureLoadError
 
 
+class UserFileExit(ArchitectureLoadError):
+    """A user's file called `sys.exit()` (or raised SystemExit) while loaded or built."""
+
+
+def exit_error(what: str, path: Path | str, exc: SystemExit, when: str) -> UserFileExit:
+    """The one line for a file that exits: which file, which status, and what to do."""
+    return UserFileExit(
+        f"{what}: {path} called sys.exit({exc.code!r}) while {when}; a model file must "
+        "define its network, not exit (guard script code with if __name__ == '__main__')"
+    )
+
+
 def is_file_reference(spec: str) -> bool:
     """Whether `spec` names an attribute of a Python file (`path/to/file.py:name`)."""
     path, sep, attr = spec.rpartition(":")
@@ -44,6 +56,9 @@ def import_python_file(path: Path, *, what: str = "") -> ModuleType:
     sys.modules[module_name] = module
     try:
         mspec.loader.exec_module(module)
+    except SystemExit as exc:
+        del sys.modules[module_name]
+        raise exit_error(what, path, exc, "being imported") from None
     except Exception as exc:
         del sys.modules[module_name]
         raise ArchitectureLoadError(

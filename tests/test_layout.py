@@ -21,6 +21,7 @@ FLOW = (
     "errors",
     "vocab",
     "console",
+    "watchdog",
     "paths",
     "output_files",
     "user_files",

@@ -24,7 +24,7 @@ from harness.arch.spec import (
     random_int,
 )
 from harness.errors import ArchitectureLoadError
-from harness.user_files import import_python_file
+from harness.user_files import exit_error, import_python_file
 
 # --------------------------------------------------------------------------------------------
 # `path/to/file.py:name`
@@ -86,7 +86,7 @@ def architecture_from_module_factory(
     optimizer is SGD (momentum 0.9). Both are stated in the record's `loss` and `optimizer`.
     """
     batch_factory, size_kind, default_size = _generic_batch(name, input_shape, seq_len, vocab)
-    build = _checked_builder(factory, name)
+    build = _checked_builder(factory, name, source)
     return Architecture(
         name=name,
         domain="custom",
@@ -107,12 +107,16 @@ def architecture_from_module_factory(
     )
 
 
-def _checked_builder(factory: Callable[[], nn.Module], name: str) -> Callable[[], nn.Module]:
-    """`factory`, with a one-line error when it fails or returns something else."""
+def _checked_builder(
+    factory: Callable[[], nn.Module], name: str, source: str = ""
+) -> Callable[[], nn.Module]:
+    """`factory`, with a one-line error when it fails, exits or returns something else."""
 
     def checked_build() -> nn.Module:
         try:
             model = factory()
+        except SystemExit as exc:  # not the harness's exit: a clear error instead
+            raise exit_error(name, source or name, exc, "building the network") from None
         except Exception as exc:
             raise ArchitectureLoadError(
                 f"{name}: calling the factory failed: {type(exc).__name__}: {exc}"

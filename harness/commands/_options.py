@@ -70,6 +70,39 @@ def add_cost_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_timeout_option(p: argparse.ArgumentParser) -> None:
+    """`--timeout`: a run that never returns ends with one line and exit status 124."""
+    from harness.watchdog import DEFAULT_TIMEOUT_S
+
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"stop a run that has not finished after this long, exit 124 "
+        f"(default {DEFAULT_TIMEOUT_S:g})",
+    )
+
+
+def timeout_seconds(args: argparse.Namespace) -> float:
+    """The checked --timeout (its default where not given)."""
+    from harness.watchdog import DEFAULT_TIMEOUT_S, check_timeout
+
+    given = getattr(args, "timeout", None)
+    return check_timeout(DEFAULT_TIMEOUT_S if given is None else given)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of processes or nodes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from harness.commands._options import add_timeout_option, timeout_seconds
+
 NAME = "flops"
 HELP = "count MACs/FLOPs of an architecture on meta tensors (forward, backward, optimizer)"
 
@@ -70,20 +72,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="force one counting method (default: meta, then fake, then real CPU tensors)",
     )
     parser.add_argument("--json", action="store_true", help="print the full record as JSON")
+    add_timeout_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.console import print_table
-    from harness.counting.request import FlopsRequest, count_request
-    from harness.counting.summary import (
-        SUMMARY_COLUMNS,
-        breakdown_columns,
-        breakdown_rows,
-        summary_rows,
-        to_json,
-    )
+    from harness.commands._preflight import check_example, check_vocab
+    from harness.counting.request import FlopsRequest, resolve_request
+    from harness.user_files import is_file_reference
+    from harness.watchdog import time_limit
 
-    request = FlopsRequest(
+    seconds = timeout_seconds(args)
+    check_vocab(args.vocab)
+    what = f"harness flops: error: timed out after {seconds:g} s (--timeout): counting {args.name}"
+    with time_limit(seconds, what):
+        request = _request(args, FlopsRequest)
+        arch = resolve_request(request)  # the options against the architecture, then
+        size = request.size  # a batch on the meta device: too long a sequence fails here
+        check_example(arch, size, tiny=args.tiny, file_reference=is_file_reference(args.name))
+        return _count(args, request)
+
+
+def _request(args: argparse.Namespace, request_class: type) -> object:
+    return request_class(
         name=args.name,
         batch=args.batch,
         resolution=args.resolution,
@@ -99,6 +109,19 @@ def run(args: argparse.Namespace) -> int:
         fvcore_max_params=int(args.fvcore_max_params),
         method=args.method,
     )
+
+
+def _count(args: argparse.Namespace, request) -> int:
+    from harness.console import print_table
+    from harness.counting.request import count_request
+    from harness.counting.summary import (
+        SUMMARY_COLUMNS,
+        breakdown_columns,
+        breakdown_rows,
+        summary_rows,
+        to_json,
+    )
+
     result = count_request(request)
     if args.json:
         print(to_json(result))

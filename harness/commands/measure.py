@@ -8,7 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-from harness.commands._options import add_cost_options, add_step_options, measurement_config
+from harness.commands._options import (
+    add_cost_options,
+    add_step_options,
+    add_timeout_option,
+    measurement_config,
+    positive_int,
+    timeout_seconds,
+)
 
 NAME = "measure"
 HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars) or a suite"
@@ -35,12 +42,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
     p.add_argument(
         "--nproc-per-node",
-        type=int,
+        type=positive_int,
         default=None,
         help="data-parallel processes per node (torchrun)",
     )
-    p.add_argument("--nnodes", type=int, default=1, help="nodes (torchrun; with --rdzv-endpoint)")
-    p.add_argument("--rdzv-endpoint", default=None, help="HOST:PORT of the rendezvous (multi-node)")
+    p.add_argument(
+        "--nnodes", type=positive_int, default=1, help="nodes (torchrun; with --rdzv-endpoint)"
+    )
+    p.add_argument(
+        "--rdzv-endpoint",
+        default=None,
+        help="HOST:PORT of the rendezvous; only with --nnodes N > 1 (one node: a local one)",
+    )
     p.add_argument("--distributed", action="store_true", help="this process is a torchrun rank")
     p.add_argument(
         "--backend", choices=["nccl", "gloo"], default=None, help="torch.distributed backend"
@@ -50,24 +63,66 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--launch-timeout",
         type=float,
         default=None,
-        help="seconds before a torchrun launch is killed",
+        help="seconds before a torchrun launch is killed (default: --timeout)",
     )
+    add_timeout_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.commands._preflight import check_country, preflight
     from harness.errors import ConfigurationError
+    from harness.watchdog import time_limit
 
     if args.distributed:
         return _run_rank(args)
+    _check_launch_options(args)
+    check_country(args.country)
     if args.nproc_per_node is not None:
         return _run_torchrun(args)
     if args.suite or args.default_suite:
         if args.name:
             raise ConfigurationError("give an architecture or --suite/--default-suite, not both")
+        if args.timeout is not None:
+            raise ConfigurationError(
+                "--timeout limits one run; a suite's jobs take timeout_s from the suite file"
+            )
         return _run_suite(args)
     if not args.name:
         raise ConfigurationError("name an architecture (see `harness list`), or give --suite FILE")
-    return _run_one(args)
+    seconds = timeout_seconds(args)
+    config = measurement_config(args, args.name)
+    what = f"harness measure: error: timed out after {seconds:g} s (--timeout): {config.label()}"
+    with time_limit(seconds, what):
+        preflight(config)
+        return _run_one(args)
+
+
+def _check_launch_options(args: argparse.Namespace) -> None:
+    """Options of a torchrun launch that do not fit together, refused before anything runs."""
+    from harness.errors import ConfigurationError
+    from harness.watchdog import check_timeout
+
+    if args.nproc_per_node is None:
+        given = [
+            o
+            for o, v in (
+                ("--nnodes", args.nnodes != 1),
+                ("--rdzv-endpoint", args.rdzv_endpoint),
+                ("--launch-timeout", args.launch_timeout is not None),
+            )
+            if v
+        ]
+        if given:
+            raise ConfigurationError(
+                f"{', '.join(given)} configure a torchrun launch: add --nproc-per-node N"
+            )
+    if args.rdzv_endpoint and args.nnodes == 1:
+        raise ConfigurationError(
+            "--rdzv-endpoint is for several nodes (--nnodes N > 1); one node rendezvous "
+            "locally: drop --rdzv-endpoint"
+        )
+    if args.launch_timeout is not None:
+        check_timeout(args.launch_timeout, "--launch-timeout")
 
 
 def _run_one(args: argparse.Namespace) -> int:
@@ -86,23 +141,30 @@ def _run_one(args: argparse.Namespace) -> int:
 
 
 def _run_torchrun(args: argparse.Namespace) -> int:
+    from harness.commands._preflight import preflight
     from harness.errors import ConfigurationError
     from harness.launch.torchrun import TorchrunPlan, launch
+    from harness.watchdog import GRACE_S, time_limit
 
     if not args.name:
         raise ConfigurationError("name an architecture to measure under torchrun")
     plan = TorchrunPlan(
         nproc_per_node=args.nproc_per_node,
-        nnodes=args.nnodes or 1,
+        nnodes=args.nnodes,
         rdzv_endpoint=args.rdzv_endpoint,
         backend=args.backend,
         run_dir=args.run_dir,
-        timeout_s=args.launch_timeout,
+        timeout_s=args.launch_timeout if args.launch_timeout is not None else timeout_seconds(args),
     )
     plan.check()
     config = measurement_config(args, args.name, world_size=plan.world_size)
     _check_store(args)  # refuse an unusable --db before launching
-    record = launch(config, plan)
+    # the launch kills torchrun at its timeout and records it; this limit is the backstop
+    limit = plan.timeout_s + 6 * GRACE_S  # type: ignore[operator]
+    what = f"harness measure: error: the torchrun launch of {config.label()} did not end"
+    with time_limit(limit, what):
+        preflight(config)
+        record = launch(config, plan)
     if record is None:  # rank 0 runs on another node: its launcher writes the record
         print("this node's ranks finished; rank 0's node writes the record", file=sys.stderr)
         return 0
@@ -210,6 +272,7 @@ def _print_notes(record) -> None:
 def _run_suite(args: argparse.Namespace) -> int:
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
+    from harness.sweep.suite import NotedStore
     from harness.sweep.suites import default_suite, load_suite
 
     suite_name = args.suite
@@ -217,12 +280,32 @@ def _run_suite(args: argparse.Namespace) -> int:
         suite_name, why = default_suite()
         print(f"default suite: {suite_name} ({why})", file=sys.stderr)
     suite = load_suite(suite_name)
-    jobs = suite.jobs(notify=lambda m: print(m, file=sys.stderr))
-    result = run_sweep(jobs, args.db, force=args.force, log_dir=reports_dir() / "logs")
+    for note in suite.notes():
+        print(note, file=sys.stderr)
+    noted = suite.noted_jobs(notify=lambda m: print(m, file=sys.stderr))
+    notes = {job.config.key(): note for job, note in noted if note}
+    with NotedStore(args.db, notes) as store:
+        result = run_sweep(
+            [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
+        )
     print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
-    return 130 if result.interrupted else 0
+    return _sweep_status(result)
+
+
+def _sweep_status(result) -> int:
+    """0 every row ok, 1 some rows failed (the count is printed), 130 interrupted."""
+    if result.interrupted:
+        return 130
+    if result.failed:
+        print(
+            f"harness measure: error: {result.failed} of {len(result.records)} measurements "
+            "failed (their rows say why: `harness report`)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

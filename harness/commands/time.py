@@ -6,7 +6,12 @@ import argparse
 import json
 import sys
 
-from harness.commands._options import add_step_options, measurement_config
+from harness.commands._options import (
+    add_step_options,
+    add_timeout_option,
+    measurement_config,
+    timeout_seconds,
+)
 
 NAME = "time"
 HELP = "time training steps of an architecture; show throughput, memory, achieved FLOP/s and MFU"
@@ -22,15 +27,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (no MFU)")
     p.add_argument("--no-peak", action="store_true", help="skip the matmul peak microbenchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_timeout_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.commands._preflight import preflight
+    from harness.watchdog import time_limit
+
+    seconds = timeout_seconds(args)
+    config = measurement_config(args, args.name)  # a missing device fails before anything
+    what = f"harness time: error: timed out after {seconds:g} s (--timeout): {config.label()}"
+    with time_limit(seconds, what):
+        preflight(config)
+        return _time(args, config)
+
+
+def _time(args: argparse.Namespace, config) -> int:
     from harness.console import print_table
+    from harness.errors import HarnessError, one_line
     from harness.hardware.devices import describe_device
     from harness.pipeline.measure import MeasureOptions, measure
     from harness.present.timing_text import timing_document, timing_rows
 
-    config = measurement_config(args, args.name)  # a missing device fails before anything
     options = MeasureOptions(
         progress=not args.json,
         count=not args.no_flops,
@@ -42,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
         cudnn_benchmark=False if args.no_cudnn_benchmark else None,
         raise_errors=True,
     )
-    record = measure(config, options=options)
+    try:
+        record = measure(config, options=options)
+    except HarnessError:
+        raise  # bad input: one line, exit 2
+    except Exception as exc:  # the network failed: one line, exit 1
+        print(f"harness time: error: {one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return 1
     device = describe_device(config.device).to_dict()
     doc = timing_document(record, device, flops_skipped=args.no_flops)
     if args.json:

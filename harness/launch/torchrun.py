@@ -6,7 +6,11 @@ Two halves, one module (nothing else in the package imports torch.distributed):
   writes the configuration to a run folder, starts `python -m torch.distributed.run ... -m
   harness measure NAME --distributed --run-dir DIR`, waits (with a timeout), and reads back
   each local rank's status file and rank 0's record. A rank that failed or never reported is
-  named in the record; torchrun's agent stops the other ranks when one fails.
+  named in the record; torchrun's agent stops the other ranks when one fails. A run folder the
+  launcher made itself (`harness-ddp-*` in the temporary directory) is removed once the record
+  is read; one given with `--run-dir` is kept. The timeout defaults to the single-run
+  `--timeout` (`harness.watchdog.DEFAULT_TIMEOUT_S`); `--rdzv-endpoint` is refused with one
+  node, which always rendezvous locally (`--standalone`).
 * the rank, `--distributed` (also what a user gets from `torchrun ... -m harness measure NAME
   --distributed`): joins the process group (NCCL on GPUs, gloo on CPU) with a collective
   timeout, checks that every rank has the same configuration, lets rank 0 time a
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,8 +40,9 @@ from harness.errors import ConfigurationError, DeviceUnavailableError
 from harness.launch.rank import check_backend
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.watchdog import DEFAULT_TIMEOUT_S, check_timeout
 
-DEFAULT_LAUNCH_TIMEOUT_S = 3600.0
+DEFAULT_LAUNCH_TIMEOUT_S = DEFAULT_TIMEOUT_S  # the same limit as a single run
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,13 @@ class TorchrunPlan:
             raise ConfigurationError(
                 "--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)"
             )
+        if self.nnodes == 1 and self.rdzv_endpoint:
+            raise ConfigurationError(
+                "--rdzv-endpoint is for several nodes (--nnodes N > 1); one node rendezvous "
+                "locally: drop --rdzv-endpoint"
+            )
+        if self.timeout_s is not None:
+            check_timeout(self.timeout_s, "--launch-timeout")
 
     @property
     def world_size(self) -> int:
@@ -104,13 +117,17 @@ def launch(config: MeasurementConfig, plan: TorchrunPlan) -> Measurement | None:
             f"{torch.cuda.device_count()}"
         )
     run_dir = Path(plan.run_dir) if plan.run_dir else Path(tempfile.mkdtemp(prefix="harness-ddp-"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
-    cmd = torchrun_command(plan, config, run_dir, backend)
-    timeout = plan.timeout_s or DEFAULT_LAUNCH_TIMEOUT_S
-    print(f"launching {plan.world_size} ranks: {' '.join(cmd)}", file=sys.stderr)
-    local_world = plan.world_size if plan.nnodes == 1 else None
-    return launch_and_collect(cmd, run_dir, config, timeout_s=timeout, world=local_world)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+        cmd = torchrun_command(plan, config, run_dir, backend)
+        timeout = plan.timeout_s or DEFAULT_LAUNCH_TIMEOUT_S
+        print(f"launching {plan.world_size} ranks: {' '.join(cmd)}", file=sys.stderr)
+        local_world = plan.world_size if plan.nnodes == 1 else None
+        return launch_and_collect(cmd, run_dir, config, timeout_s=timeout, world=local_world)
+    finally:
+        if not plan.run_dir:  # the record has been read: the folder has served its purpose
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def launch_and_collect(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigurationError, DeviceUnavailableError, UnknownArchitectureError
 from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
 from harness.sweep.loop import Job
+from harness.sweep.store import ResultStore
 from harness.sweep.suite_settings import DEFAULTS, SETTINGS, Locator, check_value, cuda_is_available
 from harness.user_files import is_file_reference
 from harness.vocab import CUDA_ONLY_PRECISIONS
@@ -61,6 +63,7 @@ class SuiteEntry:
     selectors: tuple[Selector, ...]
     settings: Mapping[str, Any]
     matchers: tuple[Selector, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,18 +76,36 @@ class Suite:
     settings: Mapping[str, Any]  # the top-level settings only (DEFAULTS fill the rest)
     entries: tuple[SuiteEntry, ...] = ()
     text: str = field(default="", repr=False)
+    note: str = ""
 
     # -- expansion ----------------------------------------------------------------------------
 
-    def jobs(
+    def jobs(self, **kwargs: Any) -> list[Job]:
+        """One Job per (architecture, device, batch size, precision, size), in file order.
+
+        Keywords as `noted_jobs`.
+        """
+        return [job for job, _ in self.noted_jobs(**kwargs)]
+
+    def notes(self) -> list[str]:
+        """The suite's note and its entries' notes, as printed when the sweep starts."""
+        out = [f"suite {self.name}: note: {self.note}"] if self.note else []
+        out += [
+            f"suite {self.name}: [[entry]] #{e.index} note: {e.note}"
+            for e in self.entries
+            if e.note
+        ]
+        return out
+
+    def noted_jobs(
         self,
         *,
         overrides: Mapping[str, Any] | None = None,
         catalog: Sequence[Architecture] | None = None,
         cuda_available: bool | None = None,
         notify: Callable[[str], None] | None = None,
-    ) -> list[Job]:
-        """One Job per (architecture, device, batch size, precision, size), in file order.
+    ) -> list[tuple[Job, str]]:
+        """(Job, the notes that apply to it joined by "; "), in file order.
 
         `overrides` are settings (as in the file) that win over the file, e.g.
         {"devices": ["cpu"]} for `--device cpu`. `catalog` replaces the registry (tests).
@@ -94,13 +115,14 @@ class Suite:
         archs = self._select(catalog)
         if cuda_available is None:
             cuda_available = cuda_is_available()
-        jobs: list[Job] = []
+        jobs: list[tuple[Job, str]] = []
         seen: set[str] = set()
         notes: set[str] = set()
-        for spec, arch, entry_settings in archs:
+        for spec, arch, applied in archs:
             s = {**DEFAULTS, **self.settings}
-            for es in entry_settings:
-                s.update(es)
+            for e in applied:
+                s.update(e.settings)
+            note = "; ".join(n for n in [self.note, *(e.note for e in applied)] if n)
             s.update(extra)
             devices = self._devices(s["devices"], cuda_available, notes, say)
             for device in devices:
@@ -137,7 +159,8 @@ class Suite:
                             if k in seen:
                                 continue
                             seen.add(k)
-                            jobs.append(Job(config, float(s["timeout_s"]), arch.summary()))
+                            job = Job(config, float(s["timeout_s"]), arch.summary())
+                            jobs.append((job, note))
         return jobs
 
     def configs(self, **kwargs: Any) -> list[MeasurementConfig]:
@@ -179,8 +202,8 @@ class Suite:
 
     def _select(
         self, catalog: Sequence[Architecture] | None
-    ) -> list[tuple[str, Architecture, list[Mapping[str, Any]]]]:
-        """(config architecture string, Architecture, the settings of entries that apply)."""
+    ) -> list[tuple[str, Architecture, list[SuiteEntry]]]:
+        """(config architecture string, Architecture, the entries that apply)."""
         if catalog is None:
             from harness.arch.registry import all_architectures
 
@@ -215,7 +238,7 @@ class Suite:
         out = []
         for spec, (arch, adders) in chosen.items():
             applied = [
-                e.settings
+                e
                 for e in self.entries
                 if e.index in adders or any(m.matches(arch) or m.text == spec for m in e.matchers)
             ]
@@ -262,3 +285,21 @@ class Suite:
     def _where(self, line: int | None) -> str:
         where = str(self.path) if self.path else f"suite {self.name}"
         return f"{where}:{line}: " if line else f"{where}: "
+
+
+class NotedStore(ResultStore):
+    """A results store that writes each record's suite note into its environment
+    (`environment["suite_note"]`), so the note travels with the row it explains."""
+
+    def __init__(self, path: Any, notes: Mapping[str, str]) -> None:
+        super().__init__(path)
+        self.notes = dict(notes)  # record key -> note
+
+    def put_many(self, records: Iterable[Measurement], *, overwrite: bool = False) -> int:
+        noted = []
+        for rec in records:
+            note = self.notes.get(rec.key)
+            if note:
+                rec = rec.replace(environment={**rec.environment, "suite_note": note})
+            noted.append(rec)
+        return super().put_many(noted, overwrite=overwrite)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,8 @@ def _int(min_value: int) -> Callable[[Any], str | None]:
 def _number(min_value: float, *, strict: bool = False) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if ok and not math.isfinite(v):  # TOML has inf and nan; no limit or price is either
+            return f"a finite number {'above' if strict else 'of at least'} {min_value:g}"
         if not ok or v < min_value or (strict and v == min_value):
             return f"a number {'above' if strict else 'of at least'} {min_value:g}"
         return None
@@ -34,8 +37,18 @@ def _bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else "true or false"
 
 
-def _str(v: Any) -> str | None:
-    return None if isinstance(v, str) else "a string"
+def _country(v: Any) -> str | None:
+    """A code codecarbon's grid table knows, checked when the suite is read, not per job."""
+    from harness.catalog.grid import grid_intensity
+    from harness.errors import ConfigurationError
+
+    if not isinstance(v, str):
+        return "a string (an ISO 3166-1 alpha-3 code such as USA, FRA)"
+    try:
+        grid_intensity(v)
+    except ConfigurationError:
+        return "an ISO 3166-1 alpha-3 code in codecarbon's grid table (USA, FRA, DEU, ...)"
+    return None
 
 
 def _device(v: Any) -> str | None:
@@ -72,7 +85,7 @@ SETTINGS: dict[str, tuple[bool, Callable[[Any], str | None]]] = {
     "min_seconds": (False, _number(0)),
     "timeout_s": (False, _number(0, strict=True)),
     "seed": (False, _int(0)),
-    "country": (False, _str),
+    "country": (False, _country),
     "pue": (False, _number(1)),
     "price_per_gpu_hour": (False, _number(0)),
     "world_size": (False, _int(1)),
@@ -96,7 +109,8 @@ DEFAULTS: dict[str, Any] = {
     "price_per_gpu_hour": _CONFIG_DEFAULTS.price_per_gpu_hour,
     "world_size": _CONFIG_DEFAULTS.world_size,
 }
-TOP_KEYS = ("name", "description", "architectures", "exclude", "entry", *SETTINGS)
+# `note`: free text, printed when the sweep starts and kept in each record's environment
+TOP_KEYS = ("name", "description", "note", "architectures", "exclude", "entry", *SETTINGS)
 ENTRY_KEYS = ("architectures", "match", "note", *SETTINGS)
 
 

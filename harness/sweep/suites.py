@@ -1,6 +1,7 @@
 """Sweep suites: TOML files under harness/data/suites/ that say what a sweep measures.
 
     description = "what this suite is for"
+    note = "run after the driver update"  # optional; printed at the start, kept in each record
     architectures = ["resnet18", "vit_*", "tag:paper", "benchmark:coco", "my_net.py:build"]
     exclude = ["vit_h_14"]            # optional, names or patterns
     devices = ["cuda"]                # "cpu", "cuda", "cuda:N", or "auto" (cuda if present, else cpu)
@@ -25,7 +26,9 @@ Top-level settings apply to every architecture; each `[[entry]]` that adds an ar
 (`architectures`) or matches one already selected (`match`, which adds nothing) overrides them
 for it, in file order. Every setting of a `MeasurementConfig` (channels_last,
 compile_mode, seed, country, pue, price_per_gpu_hour, world_size) may appear at either level.
-The device default is "cuda". A mistake (an unknown key, an unknown architecture, a value of
+The device default is "cuda". A `note` (top level, or in an `[[entry]]` for its
+architectures) is printed when the sweep starts and stored in each record's environment as
+`suite_note` (the notes that apply joined by "; "). A mistake (an unknown key, an unknown architecture, a value of
 the wrong type) is an error that names the file and line.
 """
 
@@ -114,7 +117,7 @@ def parse_suite(text: str, *, path: Path | None = None, name: str | None = None)
     entries_raw = data.get("entry", [])
     if not isinstance(entries_raw, list) or not all(isinstance(e, dict) for e in entries_raw):
         raise err(loc.key(None, "entry"), "entry must be [[entry]] tables")
-    for key in ("name", "description"):
+    for key in ("name", "description", "note"):
         if key in data and not isinstance(data[key], str):
             raise err(loc.key(None, key), f"{key} must be a string")
 
@@ -130,6 +133,8 @@ def parse_suite(text: str, *, path: Path | None = None, name: str | None = None)
                 f"[[entry]] #{i} needs architectures = [...] (to add) or match = [...] "
                 "(to override for selected ones)",
             )
+        if "note" in raw and not isinstance(raw["note"], str):
+            raise err(loc.key(i, "note"), "note must be a string")
         entries.append(
             SuiteEntry(
                 index=i,
@@ -137,6 +142,7 @@ def parse_suite(text: str, *, path: Path | None = None, name: str | None = None)
                 selectors=_selectors(raw, "architectures", i, loc, err),
                 settings=_settings(raw, i, loc, err),
                 matchers=_selectors(raw, "match", i, loc, err),
+                note=raw.get("note", "").strip(),
             )
         )
     if not selectors and not any(e.selectors for e in entries):
@@ -144,6 +150,7 @@ def parse_suite(text: str, *, path: Path | None = None, name: str | None = None)
     return Suite(
         name=data.get("name") or name or (path.stem if path else "suite"),
         description=data.get("description", ""),
+        note=data.get("note", "").strip(),
         path=path,
         selectors=selectors,
         exclude=exclude,

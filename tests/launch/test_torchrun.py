@@ -217,3 +217,36 @@ def test_record_arithmetic_from_per_rank_figures(tmp_path, monkeypatch):
         aggregate(config, same, None, backend="gloo").timing["distributed"]["total_energy_j"]
         == 10.0
     )
+
+
+def test_rendezvous_endpoint_with_one_node_is_refused():
+    from harness.launch.torchrun import TorchrunPlan
+
+    with pytest.raises(ConfigurationError, match="--rdzv-endpoint is for several nodes"):
+        TorchrunPlan(nproc_per_node=2, rdzv_endpoint="h:29500").check()
+    with pytest.raises(ConfigurationError, match="--launch-timeout"):
+        TorchrunPlan(nproc_per_node=2, timeout_s=float("inf")).check()
+
+
+def test_launch_removes_the_run_folder_it_made_and_keeps_a_given_one(tmp_path, monkeypatch):
+    import tempfile
+
+    import harness.launch.torchrun as tr
+    from harness.watchdog import DEFAULT_TIMEOUT_S
+
+    seen = []
+
+    def collect(cmd, run_dir, config, *, timeout_s, world):
+        assert (run_dir / "config.json").exists()
+        seen.append((run_dir, timeout_s))
+
+    monkeypatch.setattr(tr, "launch_and_collect", collect)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = MeasurementConfig("resnet18", device="cpu", world_size=2)
+    tr.launch(config, tr.TorchrunPlan(nproc_per_node=2, backend="gloo"))
+    made, timeout = seen[-1]
+    assert made.name.startswith("harness-ddp-") and not made.exists()
+    assert timeout == DEFAULT_TIMEOUT_S
+    given = tmp_path / "keep"
+    tr.launch(config, tr.TorchrunPlan(nproc_per_node=2, backend="gloo", run_dir=str(given)))
+    assert seen[-1][0] == given and (given / "config.json").exists()

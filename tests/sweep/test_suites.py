@@ -289,3 +289,43 @@ def test_shipped_suites_expand_against_the_zoo():
     assert all(j.config.device == "cuda" and not j.config.tiny for j in paper)
     zoo_jobs = load_suite("zoo").jobs(cuda_available=True)
     assert {j.config.architecture for j in zoo_jobs} == {a.name for a in zoo}
+
+
+def test_notes_apply_to_their_jobs_and_are_listed():
+    s = parse_suite(
+        textwrap.dedent(
+            """
+            note = "after the driver update"
+            architectures = ["resnet18"]
+            devices = ["cpu"]
+            [[entry]]
+            architectures = ["vit_b_16"]
+            note = "patch 16"
+            """
+        ),
+        name="n",
+    )
+    noted = {
+        j.config.architecture: n for j, n in s.noted_jobs(catalog=CATALOG, cuda_available=False)
+    }
+    assert noted == {
+        "resnet18": "after the driver update",
+        "vit_b_16": "after the driver update; patch 16",
+    }
+    assert s.notes() == [
+        "suite n: note: after the driver update",
+        "suite n: [[entry]] #1 note: patch 16",
+    ]
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("timeout_s = inf", "timeout_s must be a finite number above 0"),
+        ("min_seconds = nan", "min_seconds must be a finite number of at least 0"),
+        ('country = "XXX"', "country must be an ISO 3166-1 alpha-3 code"),
+        ("note = 3", "note must be a string"),
+    ],
+)
+def test_non_finite_numbers_unknown_countries_and_bad_notes_are_refused(tmp_path, line, expected):
+    assert expected in error_of(f'architectures = ["resnet18"]\n{line}\n', tmp_path)
