@@ -35,6 +35,7 @@ _ORDER = (
     "simulate",
     "report",
     "export",
+    "history",
     "env",
 )
 
