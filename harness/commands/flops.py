@@ -20,7 +20,12 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="a registered architecture, or path/to/file.py:factory")
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="batch size (default: the N of --input-shape, else 1)",
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--resolution", type=int, metavar="R", help="input resolution (vision)")
     size.add_argument("--seq-len", type=int, metavar="L", help="sequence length (NLP)")
@@ -28,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--input-shape",
         type=_shape,
         metavar="N,C,H,W",
-        help="for a file.py:factory returning a plain nn.Module: a float input of this shape",
+        help="for a file.py:factory returning a plain nn.Module: a float input of this shape "
+        "(N is the batch; with --vocab, token ids; with --seq-len, a float sequence N,L,...)",
     )
     parser.add_argument(
         "--vocab",

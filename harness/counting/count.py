@@ -144,7 +144,7 @@ def assemble_count(
         by_op={p: c.by_op(p) for p in phases if c.macs.get(p)},
         by_module={p: c.by_module(p) for p in phases if c.module_macs.get(p)},
         uncounted=dict(c.uncounted.most_common()),
-        causal="half" if s.causal_half else "full",
+        causal="half" if s.causal_half and _halved(c) else "full",
         causal_attention_calls=c.causal_calls["inference"]
         or sum(v for k, v in c.tags.items() if k.startswith("inference:")),
         attention_backward="with-recompute" if s.attention_recompute else "algorithmic",
@@ -153,7 +153,7 @@ def assemble_count(
         fvcore_note=fvcore[1],
         detection=run.detection,
         fallbacks=tuple(str(f) for f in failures),
-        notes=tuple(_notes(run, s.batch_size)),
+        notes=tuple(_notes(run, s, method)),
         seconds=time.perf_counter() - started,
     )
 
@@ -176,14 +176,24 @@ def _phase_totals(run: MethodRun, train: bool) -> dict[str, int | float | None]:
     }
 
 
-def _notes(run: MethodRun, batch_size: int) -> list[str]:
+def _halved(counter: FlopCounter) -> bool:
+    """Whether any causal attention call was counted at half (in any phase)."""
+    return any(k.endswith(":causal-half") and v for k, v in counter.tags.items())
+
+
+def _notes(run: MethodRun, settings: CountSettings, method: str) -> list[str]:
     c = run.counter
     notes = list(run.notes)
+    if settings.causal_half and not _halved(c):
+        notes.append(
+            "--causal-half had nothing to apply to: no causal attention call was counted "
+            f"(on {method} tensors); causal attention, if any, is counted in full"
+        )
     notes += [f"{k} ({v} calls)" for k, v in c.notes.items()]
     notes += [
         f"formula for {k} could not read its arguments: {v}" for k, v in c.formula_errors.items()
     ]
-    if run.batch.size != batch_size:
+    if run.batch.size != settings.batch_size:
         notes.append(f"the batch factory made {run.batch.size} examples")
     return notes
 
