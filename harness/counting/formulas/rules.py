@@ -20,7 +20,9 @@ from harness.counting.formulas.pointwise import (
     per_input,
     pointwise_formula,
 )
+from harness.counting.formulas.products import PRODUCT_FORMULAS
 from harness.counting.formulas.rnn import RNN_CELL_FORMULAS, RNN_FORMULAS
+from harness.counting.formulas.spectral import CDIST_FORMULAS, FFT_FORMULAS
 from harness.counting.formulas.zero import ZERO_COST_NAMES
 
 # ATen name -> formula, one table per family; a name in two tables takes the later one.
@@ -29,11 +31,14 @@ _MAC_TABLE: dict[str, Formula] = {
     **CONV_FORMULAS,
     **ATTENTION_FORMULAS,
     **RNN_FORMULAS,
+    **PRODUCT_FORMULAS,
+    **CDIST_FORMULAS,
 }
 _OTHER_TABLE: dict[str, Formula] = {
     **RNN_CELL_FORMULAS,
     **LAYER_FORMULAS,
     **FUSED_OPTIMIZER_FORMULAS,
+    **FFT_FORMULAS,
 }
 
 
