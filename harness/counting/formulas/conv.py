@@ -63,7 +63,7 @@ def _conv_tbc(args, kwargs, out, opts) -> Cost:
     """conv_tbc(x (T, B, C_in), weight (K, C_in, C_out), bias, pad): a 1-d convolution in
     time-batch-channel layout; every output (T_out, B, C_out) is a K x C_in dot product, plus one
     bias add. Its backward is composite (one addmm_ per tap for each of the two gradients)."""
-    x, w = args[0], args[1]
+    w = args[1]
     first = first_tensor(out)
     t_out, batch = shape_of(first)[:2]
     return Cost(t_out * batch * prod(shape_of(w)), numel_of(first))
