@@ -4,5 +4,10 @@
 costs a pass (with `tracker` for per-module attribution), `build` and `methods` run an
 architecture on meta, fake or real tensors, `probes` breaks a two-stage detector's count down,
 `fvcore_check` adds fvcore's figure beside ours, `record` holds the result, and `request` and
-`summary` serve `harness flops`.
+`summary` serve `harness flops`. `register_formula` adds a formula for a user's own operator.
 """
+
+from harness.counting.formulas.common import Cost
+from harness.counting.formulas.user import register_formula, unregister_formula
+
+__all__ = ["Cost", "register_formula", "unregister_formula"]

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from harness.counting.formulas import Cost, FormulaOptions, op_name, rule_for
+from harness.counting.formulas.user import load_formula_plugins
 from harness.counting.tracker import ModuleTracker
 
 
@@ -190,6 +191,7 @@ class FlopCounter(TorchDispatchMode):
         phase: str = "inference",
     ) -> None:
         super().__init__()
+        load_formula_plugins()
         self.opts = FormulaOptions(causal_half=causal_half, attention_recompute=attention_recompute)
         self.phase = phase
         self.macs: dict[str, Counter[str]] = defaultdict(Counter)
