@@ -61,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail on operators without a formula")
     parser.add_argument(
-        "--fvcore", action="store_true", help="add fvcore's forward count (needs real weights)"
+        "--fvcore",
+        action="store_true",
+        help="add fvcore's forward count by operator family, and its unsupported operators "
+        "(needs real weights)",
     )
     parser.add_argument(
         "--fvcore-max-params",
@@ -82,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from harness.console import print_table
     from harness.counting.request import FlopsRequest, count_request
     from harness.counting.summary import (
+        FVCORE_COLUMNS,
         SUMMARY_COLUMNS,
         breakdown_columns,
         breakdown_rows,
+        fvcore_family_rows,
         summary_rows,
         to_json,
     )
@@ -110,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         print(to_json(result))
         return 0
     print_table(summary_rows(result), list(SUMMARY_COLUMNS))
+    if result.fvcore is not None:
+        print()
+        print_table(fvcore_family_rows(result), list(FVCORE_COLUMNS))
     if args.by:
         print()
         rows = breakdown_rows(result, args.by, depth=args.depth, top=args.top)

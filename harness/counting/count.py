@@ -24,7 +24,7 @@ import time
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
 from harness.counting.counter import FlopCounter
-from harness.counting.fvcore_check import fvcore_forward_macs
+from harness.counting.fvcore_check import FvcoreRun, compare, run_fvcore
 from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
@@ -72,14 +72,10 @@ def count_flops(
     method, run, failures = run_first_method(arch, methods, settings)
     if strict:
         refuse_uncounted(arch.name, run.counter)
-    fv_macs, fv_note = (None, None)
+    fv = None
     if fvcore:
-        fv_macs, fv_note = fvcore_forward_macs(
-            arch, size=size, tiny=tiny, max_params=fvcore_max_params
-        )
-    return assemble_count(
-        arch, settings, method, run, failures, fvcore=(fv_macs, fv_note), started=started
-    )
+        fv = run_fvcore(arch, size=size, tiny=tiny, max_params=fvcore_max_params)
+    return assemble_count(arch, settings, method, run, failures, fvcore=fv, started=started)
 
 
 def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
@@ -123,7 +119,7 @@ def assemble_count(
     run: MethodRun,
     failures: list[MethodFailed],
     *,
-    fvcore: tuple[float | None, str | None],
+    fvcore: FvcoreRun | str | None,
     started: float,
 ) -> FlopCount:
     """The record of one count: phase totals, breakdowns, and how it was obtained."""
@@ -149,8 +145,21 @@ def assemble_count(
         or sum(v for k, v in c.tags.items() if k.startswith("inference:")),
         attention_backward="with-recompute" if s.attention_recompute else "algorithmic",
         optimizer=describe_optimizer(arch),
-        fvcore_forward_macs_per_example=fvcore[0],
-        fvcore_note=fvcore[1],
+        fvcore_forward_macs_per_example=(
+            fvcore.matmul_class_macs_per_example if isinstance(fvcore, FvcoreRun) else None
+        ),
+        fvcore_note=fvcore if isinstance(fvcore, str) else None,
+        fvcore=(
+            compare(
+                c.macs["inference"],
+                c.other["inference"],
+                run.batch.size,
+                fvcore,
+                inside_attention=c.sdpa_macs["inference"],
+            )
+            if isinstance(fvcore, FvcoreRun)
+            else None
+        ),
         detection=run.detection,
         fallbacks=tuple(str(f) for f in failures),
         notes=tuple(_notes(run, s, method)),

@@ -36,8 +36,12 @@ class _CausalSdpaRoute:
         original = self._original
 
         def sdpa(*args, **kwargs):
-            routed = self._maybe_route(args, kwargs)
-            return routed if routed is not None else original(*args, **kwargs)
+            self.counter.sdpa_depth += 1  # what runs inside is attention, whatever its ops
+            try:
+                routed = self._maybe_route(args, kwargs)
+                return routed if routed is not None else original(*args, **kwargs)
+            finally:
+                self.counter.sdpa_depth -= 1
 
         F.scaled_dot_product_attention = sdpa
         return self
@@ -203,6 +207,10 @@ class FlopCounter(TorchDispatchMode):
         self.formula_errors: dict[str, str] = {}
         self.failed_op: str | None = None
         self.causal_calls: Counter[str] = Counter()  # phase -> is_causal SDPA calls
+        # phase -> op -> MACs counted inside F.scaled_dot_product_attention (on meta tensors
+        # its math path is bmm/matmul; the fvcore comparison files them under attention)
+        self.sdpa_macs: dict[str, Counter[str]] = defaultdict(Counter)
+        self.sdpa_depth = 0
         self.tracker = ModuleTracker(root)
         self._route = _CausalSdpaRoute(self, route=causal_half)
         self._memo = _MEMO
@@ -280,6 +288,8 @@ class FlopCounter(TorchDispatchMode):
         phase = self.phase
         if cost.macs:
             self.macs[phase][name] += cost.macs
+            if self.sdpa_depth:
+                self.sdpa_macs[phase][name] += cost.macs
             mods = self.module_macs[phase]
             for m in self.tracker.active:
                 mods[m] += cost.macs
