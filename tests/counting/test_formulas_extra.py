@@ -101,3 +101,44 @@ def test_kron_is_one_multiply_per_output_element_not_a_mac():
     c = count(lambda: torch.kron(a, b))
     # every output element is a[i, j] * b[k, l]: no accumulation, so no multiply-add
     assert c.total_macs() == 0 and c.total_other() == 2 * 3 * 4 * 5 and c.uncounted == {}
+
+
+class _BiLstm(nn.Module):
+    def __init__(self, embed: bool):
+        super().__init__()
+        self.embed = nn.Embedding(50, 10) if embed else None
+        self.lstm = nn.LSTM(10, 16, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(self.embed(x) if self.embed is not None else x)[0]
+
+
+@pytest.mark.parametrize("embed", [False, True])
+def test_lstm_backward_is_the_same_on_every_tensor_kind(embed):
+    from dataclasses import replace
+
+    from harness.arch.loader import architecture_from_module_factory
+    from harness.arch.spec import Batch
+    from harness.counting.count import count_flops
+
+    b, t, i, h = 3, 7, 10, 16
+    arch = architecture_from_module_factory(
+        lambda: _BiLstm(embed), name="bilstm", input_shape=(b, t, i)
+    )
+    if embed:
+
+        def ids(batch_size, size, *, tiny, device, dtype, generator):
+            x = torch.randint(0, 50, (batch_size, t), generator=generator).to(device)
+            return Batch(args=(x,), kwargs={}, targets=None, size=batch_size)
+
+        arch = replace(arch, batch_factory=ids)
+    tokens, w = b * t, {"ih0": 4 * h * i, "hh": 4 * h * h, "ih1": 4 * h * 2 * h}
+    weight_grads = 2 * tokens * (w["ih0"] + w["hh"] + w["ih1"] + w["hh"])  # 2 directions
+    recurrent = 2 * 2 * (tokens - b) * w["hh"]  # 2 layers x 2 directions, all steps but one
+    inputs = 2 * tokens * w["ih1"] + (2 * tokens * w["ih0"] if embed else 0)
+    expected = 2 * (weight_grads + recurrent + inputs)  # FLOPs
+    got = {
+        m: count_flops(arch, batch_size=b, train=True, methods=(m,)).backward_flops
+        for m in ("meta", "fake", "real")
+    }
+    assert got == {"meta": expected, "fake": expected, "real": expected}
