@@ -13,6 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from harness.counting.formulas import Cost, FormulaOptions, op_name, rule_for
 from harness.counting.formulas.user import load_formula_plugins
+from harness.counting.jagged import has_jagged, jagged_cost
 from harness.counting.tracker import ModuleTracker
 
 
@@ -216,6 +217,7 @@ class FlopCounter(TorchDispatchMode):
         self._memo = _MEMO
         self._stack: contextlib.ExitStack | None = None
         self._depth = 0
+        self._decomposing: set[Any] = set()
 
     # -- context ------------------------------------------------------------------------------
 
@@ -241,9 +243,14 @@ class FlopCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         rule = rule_for(func)
-        if rule.kind == "unknown":
-            with self:
-                r = func.decompose(*args, **kwargs)
+        if rule.kind == "unknown" and func not in self._decomposing:
+            # an op whose decomposition calls the op itself (a subclass's method) runs as is
+            self._decomposing.add(func)
+            try:
+                with self:
+                    r = func.decompose(*args, **kwargs)
+            finally:
+                self._decomposing.discard(func)
             if r is not NotImplemented:
                 return r
         memo_key = None
@@ -276,7 +283,10 @@ class FlopCounter(TorchDispatchMode):
             self.uncounted[name] += 1
             return out
         try:
-            cost = rule.formula(args, kwargs, out, self.opts)
+            if has_jagged(args, kwargs, out):
+                cost = jagged_cost(rule.formula, args, kwargs, out, self.opts)
+            else:
+                cost = rule.formula(args, kwargs, out, self.opts)
         except Exception as exc:  # a formula that cannot read these arguments: never silent
             self.formula_errors[name] = f"{type(exc).__name__}: {exc}"
             self.uncounted[name] += 1
