@@ -43,7 +43,8 @@ Conventions, written once here so the numbers can be checked by hand:
 An op that none of these rules covers is *uncounted*: the counter lists it with its call count.
 
 One module per operator family (`matmul`, `products`, `conv`, `attention`, `rnn`, `layers`,
-`spectral`, `pointwise`, `zero`); `rules` merges their tables and classifies an op. The public names are re-exported here.
+`spectral`, `pointwise`, `zero`); `rules` merges their tables and classifies an op, after the
+formulas users register (`user`, `register_formula`). The public names are re-exported here.
 """
 
 from __future__ import annotations
