@@ -103,7 +103,7 @@ def inception_v3_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     if batch.size < 2:
         raise ConfigurationError(
             "inception_v3 trains with a batch of at least 2: its auxiliary head batch-normalises "
-            "a 1x1 feature map, which needs more than one value per channel; use --batch-size 2"
+            "a 1x1 feature map, which needs more than one value per channel; use --batch 2"
         )
     ensure_train(model)
     out = model(*batch.args, **batch.kwargs)  # InceptionOutputs(logits, aux_logits)

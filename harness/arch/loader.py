@@ -136,31 +136,62 @@ def _generic_batch(
     seq_len: int | None,
     vocab: int | None,
 ) -> tuple[BatchFactory, str, int]:
-    """(batch factory, size kind, default size): float input of a shape, or token ids."""
+    """(batch factory, size kind, default size) of a plain factory's input.
+
+    `input_shape` alone: a float tensor of that shape, its N replaced by the batch size (size
+    kind "resolution", the last dimension). With `vocab`: token ids of that shape in 0..V-1;
+    with `seq_len` and no `vocab`: a float sequence (N, L, ...) whose L is the sequence length;
+    both are labelled "seq_len", and the count's size replaces L. `seq_len` and `vocab` alone:
+    token ids (N, L).
+    """
     if input_shape is None and seq_len is None:
         raise ArchitectureLoadError(
             f"{name}: a plain function needs --input-shape N,C,H,W (float input) or "
             "--seq-len L --vocab V (token ids) to make its example batch"
         )
-    if seq_len is not None and vocab is None:
+    if input_shape is None and vocab is None:
         raise ArchitectureLoadError(f"{name}: --seq-len needs --vocab V (the token-id range)")
-    if input_shape is not None:
-        shape = tuple(int(s) for s in input_shape)
-        if len(shape) < 2 or any(s < 1 for s in shape):
-            raise ArchitectureLoadError(f"{name}: --input-shape must be N,... with positive sizes")
+    if vocab is not None and vocab < 1:
+        raise ArchitectureLoadError(f"{name}: --vocab must be at least 1, got {vocab}")
+    if input_shape is None:
+        return _token_batch(int(vocab), ()), "seq_len", int(seq_len)  # type: ignore[arg-type]
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) < 2 or any(s < 1 for s in shape):
+        raise ArchitectureLoadError(f"{name}: --input-shape must be N,... with positive sizes")
+    if vocab is not None:  # token ids (N, ..., L): the last dimension is the sequence
+        _same_length(name, seq_len, shape[-1], "last")
+        return _token_batch(vocab, shape[1:-1]), "seq_len", shape[-1]
+    if seq_len is not None:  # a float sequence (N, L, ...)
+        _same_length(name, seq_len, shape[1], "second")
+        return _float_batch(shape[2:], at=1), "seq_len", shape[1]
+    return _float_batch(shape[1:], at=None), "resolution", shape[-1]
 
-        def float_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
-            x = random_float((batch_size, *shape[1:]), dtype, device, generator)
-            return Batch(args=(x,), kwargs={}, targets=None, size=batch_size)
 
-        return float_batch, "resolution", shape[-1]
-    v = int(vocab)  # type: ignore[arg-type]
+def _same_length(name: str, seq_len: int | None, dim: int, which: str) -> None:
+    if seq_len is not None and seq_len != dim:
+        raise ArchitectureLoadError(
+            f"{name}: --seq-len {seq_len} contradicts the {which} dimension of --input-shape "
+            f"({dim}); give one length (with --vocab V the input is token ids)"
+        )
 
+
+def _token_batch(vocab: int, middle: tuple[int, ...]) -> BatchFactory:
     def token_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
-        ids = random_int(v, (batch_size, size), device, generator)
+        ids = random_int(vocab, (batch_size, *middle, size), device, generator)
         return Batch(args=(ids,), kwargs={}, targets=None, size=batch_size)
 
-    return token_batch, "seq_len", int(seq_len)  # type: ignore[arg-type]
+    return token_batch
+
+
+def _float_batch(rest: tuple[int, ...], *, at: int | None) -> BatchFactory:
+    """Float input (N, *rest); with `at=1`, the size is inserted as dimension 1 (N, L, *rest)."""
+
+    def float_batch(batch_size, size, *, tiny, device, dtype, generator) -> Batch:
+        shape = (batch_size, *rest) if at is None else (batch_size, size, *rest)
+        x = random_float(shape, dtype, device, generator)
+        return Batch(args=(x,), kwargs={}, targets=None, size=batch_size)
+
+    return float_batch
 
 
 def generic_loss(model: nn.Module, batch: Batch) -> torch.Tensor:

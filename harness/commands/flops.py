@@ -22,7 +22,12 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="a registered architecture, or path/to/file.py:factory")
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="batch size (default: the N of --input-shape, else 1)",
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--resolution", type=int, metavar="R", help="input resolution (vision)")
     size.add_argument("--seq-len", type=int, metavar="L", help="sequence length (NLP)")
@@ -30,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--input-shape",
         type=_shape,
         metavar="N,C,H,W",
-        help="for a file.py:factory returning a plain nn.Module: a float input of this shape",
+        help="for a file.py:factory returning a plain nn.Module: a float input of this shape "
+        "(N is the batch; with --vocab, token ids; with --seq-len, a float sequence N,L,...)",
     )
     parser.add_argument(
         "--vocab",
@@ -57,7 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail on operators without a formula")
     parser.add_argument(
-        "--fvcore", action="store_true", help="add fvcore's forward count (needs real weights)"
+        "--fvcore",
+        action="store_true",
+        help="add fvcore's forward count by operator family, and its unsupported operators "
+        "(needs real weights)",
     )
     parser.add_argument(
         "--fvcore-max-params",
@@ -115,9 +124,11 @@ def _count(args: argparse.Namespace, request) -> int:
     from harness.console import print_table
     from harness.counting.request import count_request
     from harness.counting.summary import (
+        FVCORE_COLUMNS,
         SUMMARY_COLUMNS,
         breakdown_columns,
         breakdown_rows,
+        fvcore_family_rows,
         summary_rows,
         to_json,
     )
@@ -127,6 +138,9 @@ def _count(args: argparse.Namespace, request) -> int:
         print(to_json(result))
         return 0
     print_table(summary_rows(result), list(SUMMARY_COLUMNS))
+    if result.fvcore is not None:
+        print()
+        print_table(fvcore_family_rows(result), list(FVCORE_COLUMNS))
     if args.by:
         print()
         rows = breakdown_rows(result, args.by, depth=args.depth, top=args.top)

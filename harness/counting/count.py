@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
 from harness.counting.counter import FlopCounter
-from harness.counting.fvcore_check import fvcore_forward_macs
+from harness.counting.fvcore_check import FvcoreRun, compare, run_fvcore
 from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
+from harness.counting.per_image import is_per_image_detector, scale_to_batch, takes_image_lists
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
     DEFAULT_REAL_MAX_PARAMS,
@@ -72,14 +74,10 @@ def count_flops(
     method, run, failures = run_first_method(arch, methods, settings)
     if strict:
         refuse_uncounted(arch.name, run.counter)
-    fv_macs, fv_note = (None, None)
+    fv = None
     if fvcore:
-        fv_macs, fv_note = fvcore_forward_macs(
-            arch, size=size, tiny=tiny, max_params=fvcore_max_params
-        )
-    return assemble_count(
-        arch, settings, method, run, failures, fvcore=(fv_macs, fv_note), started=started
-    )
+        fv = run_fvcore(arch, size=size, tiny=tiny, max_params=fvcore_max_params)
+    return assemble_count(arch, settings, method, run, failures, fvcore=fv, started=started)
 
 
 def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
@@ -93,7 +91,15 @@ def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
 def run_first_method(
     arch: Architecture, methods: tuple[str, ...], settings: CountSettings
 ) -> tuple[str, MethodRun, list[MethodFailed]]:
-    """The ladder: try each method in order; the first that works, and why earlier ones failed."""
+    """The ladder: try each method in order; the first that works, and why earlier ones failed.
+
+    A detector at batch > 1 is first counted on one image and scaled (`per_image`); when that
+    probe cannot run (a norm that needs two values at batch 1), the whole batch is counted.
+    """
+    if settings.batch_size > 1 and is_per_image_detector(arch):
+        probed = _probe_one_image(arch, methods, settings)
+        if probed is not None:
+            return probed
     failures: list[MethodFailed] = []
     for method in methods:
         try:
@@ -107,6 +113,25 @@ def run_first_method(
         f"{arch.name}: counting failed on {', '.join(f.method for f in failures)} tensors{op} "
         f"({last})"
     ) from last.exc
+
+
+def _probe_one_image(
+    arch: Architecture, methods: tuple[str, ...], settings: CountSettings
+) -> tuple[str, MethodRun, list[MethodFailed]] | None:
+    """The ladder at batch 1, scaled to the batch; None when the probe cannot stand for it."""
+    failures: list[MethodFailed] = []
+    for method in methods:
+        try:
+            run = run_method(arch, method, replace(settings, batch_size=1))
+        except MethodFailed as exc:
+            failures.append(exc)
+            continue
+        except CountingError:
+            return None  # e.g. a norm that needs two values: count the whole batch
+        if not takes_image_lists(run.model):
+            return None
+        return method, scale_to_batch(run, settings.batch_size), failures
+    return None
 
 
 def refuse_uncounted(name: str, counter: FlopCounter) -> None:
@@ -123,7 +148,7 @@ def assemble_count(
     run: MethodRun,
     failures: list[MethodFailed],
     *,
-    fvcore: tuple[float | None, str | None],
+    fvcore: FvcoreRun | str | None,
     started: float,
 ) -> FlopCount:
     """The record of one count: phase totals, breakdowns, and how it was obtained."""
@@ -144,16 +169,29 @@ def assemble_count(
         by_op={p: c.by_op(p) for p in phases if c.macs.get(p)},
         by_module={p: c.by_module(p) for p in phases if c.module_macs.get(p)},
         uncounted=dict(c.uncounted.most_common()),
-        causal="half" if s.causal_half else "full",
+        causal="half" if s.causal_half and _halved(c) else "full",
         causal_attention_calls=c.causal_calls["inference"]
         or sum(v for k, v in c.tags.items() if k.startswith("inference:")),
         attention_backward="with-recompute" if s.attention_recompute else "algorithmic",
         optimizer=describe_optimizer(arch),
-        fvcore_forward_macs_per_example=fvcore[0],
-        fvcore_note=fvcore[1],
+        fvcore_forward_macs_per_example=(
+            fvcore.matmul_class_macs_per_example if isinstance(fvcore, FvcoreRun) else None
+        ),
+        fvcore_note=fvcore if isinstance(fvcore, str) else None,
+        fvcore=(
+            compare(
+                c.macs["inference"],
+                c.other["inference"],
+                run.batch.size,
+                fvcore,
+                inside_attention=c.sdpa_macs["inference"],
+            )
+            if isinstance(fvcore, FvcoreRun)
+            else None
+        ),
         detection=run.detection,
         fallbacks=tuple(str(f) for f in failures),
-        notes=tuple(_notes(run, s.batch_size)),
+        notes=tuple(_notes(run, s, method)),
         seconds=time.perf_counter() - started,
     )
 
@@ -176,14 +214,24 @@ def _phase_totals(run: MethodRun, train: bool) -> dict[str, int | float | None]:
     }
 
 
-def _notes(run: MethodRun, batch_size: int) -> list[str]:
+def _halved(counter: FlopCounter) -> bool:
+    """Whether any causal attention call was counted at half (in any phase)."""
+    return any(k.endswith(":causal-half") and v for k, v in counter.tags.items())
+
+
+def _notes(run: MethodRun, settings: CountSettings, method: str) -> list[str]:
     c = run.counter
     notes = list(run.notes)
+    if settings.causal_half and not _halved(c):
+        notes.append(
+            "--causal-half had nothing to apply to: no causal attention call was counted "
+            f"(on {method} tensors); causal attention, if any, is counted in full"
+        )
     notes += [f"{k} ({v} calls)" for k, v in c.notes.items()]
     notes += [
         f"formula for {k} could not read its arguments: {v}" for k, v in c.formula_errors.items()
     ]
-    if run.batch.size != batch_size:
+    if run.batch.size != settings.batch_size:
         notes.append(f"the batch factory made {run.batch.size} examples")
     return notes
 

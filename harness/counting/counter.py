@@ -12,6 +12,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from harness.counting.formulas import Cost, FormulaOptions, op_name, rule_for
+from harness.counting.formulas.user import load_formula_plugins
+from harness.counting.jagged import has_jagged, jagged_cost
 from harness.counting.tracker import ModuleTracker
 
 
@@ -35,8 +37,12 @@ class _CausalSdpaRoute:
         original = self._original
 
         def sdpa(*args, **kwargs):
-            routed = self._maybe_route(args, kwargs)
-            return routed if routed is not None else original(*args, **kwargs)
+            self.counter.sdpa_depth += 1  # what runs inside is attention, whatever its ops
+            try:
+                routed = self._maybe_route(args, kwargs)
+                return routed if routed is not None else original(*args, **kwargs)
+            finally:
+                self.counter.sdpa_depth -= 1
 
         F.scaled_dot_product_attention = sdpa
         return self
@@ -190,6 +196,7 @@ class FlopCounter(TorchDispatchMode):
         phase: str = "inference",
     ) -> None:
         super().__init__()
+        load_formula_plugins()
         self.opts = FormulaOptions(causal_half=causal_half, attention_recompute=attention_recompute)
         self.phase = phase
         self.macs: dict[str, Counter[str]] = defaultdict(Counter)
@@ -201,11 +208,16 @@ class FlopCounter(TorchDispatchMode):
         self.formula_errors: dict[str, str] = {}
         self.failed_op: str | None = None
         self.causal_calls: Counter[str] = Counter()  # phase -> is_causal SDPA calls
+        # phase -> op -> MACs counted inside F.scaled_dot_product_attention (on meta tensors
+        # its math path is bmm/matmul; the fvcore comparison files them under attention)
+        self.sdpa_macs: dict[str, Counter[str]] = defaultdict(Counter)
+        self.sdpa_depth = 0
         self.tracker = ModuleTracker(root)
         self._route = _CausalSdpaRoute(self, route=causal_half)
         self._memo = _MEMO
         self._stack: contextlib.ExitStack | None = None
         self._depth = 0
+        self._decomposing: set[Any] = set()
 
     # -- context ------------------------------------------------------------------------------
 
@@ -231,9 +243,14 @@ class FlopCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         rule = rule_for(func)
-        if rule.kind == "unknown":
-            with self:
-                r = func.decompose(*args, **kwargs)
+        if rule.kind == "unknown" and func not in self._decomposing:
+            # an op whose decomposition calls the op itself (a subclass's method) runs as is
+            self._decomposing.add(func)
+            try:
+                with self:
+                    r = func.decompose(*args, **kwargs)
+            finally:
+                self._decomposing.discard(func)
             if r is not NotImplemented:
                 return r
         memo_key = None
@@ -266,7 +283,10 @@ class FlopCounter(TorchDispatchMode):
             self.uncounted[name] += 1
             return out
         try:
-            cost = rule.formula(args, kwargs, out, self.opts)
+            if has_jagged(args, kwargs, out):
+                cost = jagged_cost(rule.formula, args, kwargs, out, self.opts)
+            else:
+                cost = rule.formula(args, kwargs, out, self.opts)
         except Exception as exc:  # a formula that cannot read these arguments: never silent
             self.formula_errors[name] = f"{type(exc).__name__}: {exc}"
             self.uncounted[name] += 1
@@ -278,6 +298,8 @@ class FlopCounter(TorchDispatchMode):
         phase = self.phase
         if cost.macs:
             self.macs[phase][name] += cost.macs
+            if self.sdpa_depth:
+                self.sdpa_macs[phase][name] += cost.macs
             mods = self.module_macs[phase]
             for m in self.tracker.active:
                 mods[m] += cost.macs

@@ -14,6 +14,10 @@ from harness.counting.build import build_model, fake_mode, make_batch, param_cou
 from harness.counting.counter import FlopCounter
 from harness.counting.probes import RcnnProbe
 from harness.counting.record import CountingError, DetectionBreakdown
+from harness.errors import ConfigurationError
+
+# F.batch_norm's message when training normalises one value per channel (any tensor kind)
+_ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel when training"
 
 
 class MethodFailed(Exception):
@@ -125,11 +129,21 @@ def _run_method(arch: Architecture, method: str, settings: CountSettings) -> Met
             if opt_note:
                 notes.append(opt_note)
         return MethodRun(counter, model, batch, params, trainable, opt_flops, detection, notes)
-    except CountingError:
-        raise
+    except (CountingError, ConfigurationError):
+        raise  # the request, not the tensor kind: no other method would do better
+    except ValueError as exc:
+        if _ONE_VALUE_PER_CHANNEL in str(exc):
+            raise CountingError(
+                f"{arch.name}: {stage} batch-normalises one value per channel at batch "
+                f"{s.batch_size}; use --batch 2 or more"
+            ) from exc
+        raise MethodFailed(method, stage, _failed_op(counter), exc) from exc
     except Exception as exc:
-        op = counter.failed_op if counter is not None else None
-        raise MethodFailed(method, stage, op, exc) from exc
+        raise MethodFailed(method, stage, _failed_op(counter), exc) from exc
+
+
+def _failed_op(counter: FlopCounter | None) -> str | None:
+    return counter.failed_op if counter is not None else None
 
 
 def _count_optimizer(

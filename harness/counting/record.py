@@ -46,6 +46,31 @@ class DetectionBreakdown:
 
 
 @dataclass(frozen=True)
+class FvcoreComparison:
+    """fvcore's forward count beside ours, per example, by operator family.
+
+    conv, matmul and attention are MACs on both sides; norm and other are our `other` FLOPs and
+    fvcore's own per-element counts (different conventions, shown, never compared). The
+    headline compares the matmul-class families in `compared`: those in which fvcore met no
+    unsupported operator.
+    """
+
+    ours: dict[str, float]
+    fvcore: dict[str, float]
+    unsupported: dict[str, int]  # fvcore's unsupported operators ("aten::name" -> calls)
+    compared: tuple[str, ...]
+    ours_macs_per_example: float
+    fvcore_macs_per_example: float
+
+    @property
+    def difference(self) -> float | None:
+        """(fvcore - ours) / ours over the compared families; None when ours is zero."""
+        if not self.ours_macs_per_example:
+            return None
+        return self.fvcore_macs_per_example / self.ours_macs_per_example - 1
+
+
+@dataclass(frozen=True)
 class FlopCount:
     """One architecture's counted compute. MACs: 1 fused multiply-add = 1; FLOPs = 2 x MACs.
 
@@ -80,8 +105,9 @@ class FlopCount:
     causal_attention_calls: int  # is_causal attention calls in the inference pass
     attention_backward: str  # "algorithmic" or "with-recompute"
     optimizer: str
-    fvcore_forward_macs_per_example: float | None = None
+    fvcore_forward_macs_per_example: float | None = None  # fvcore's conv+matmul+attention MACs
     fvcore_note: str | None = None
+    fvcore: FvcoreComparison | None = None
     detection: DetectionBreakdown | None = None
     fallbacks: tuple[str, ...] = ()  # why earlier methods failed
     notes: tuple[str, ...] = ()

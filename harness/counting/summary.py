@@ -56,15 +56,46 @@ def summary_rows(r: FlopCount) -> list[dict[str, str]]:
 
 
 def _fvcore_rows(r: FlopCount) -> list[dict[str, str]]:
-    if r.fvcore_forward_macs_per_example is not None:
-        diff = (r.fvcore_forward_macs_per_example - r.forward_macs_per_example) / max(
-            r.forward_macs_per_example, 1
+    fv = r.fvcore
+    if fv is not None:
+        diff = fv.difference
+        shown = f"{diff:+.2%}" if diff is not None else "n/a"
+        value = (
+            f"{fv.fvcore_macs_per_example / 1e9:.4f} vs ours {fv.ours_macs_per_example / 1e9:.4f} "
+            f"({shown}; {' + '.join(fv.compared) or 'nothing comparable'}, grad enabled)"
         )
-        value = f"{r.fvcore_forward_macs_per_example / 1e9:.4f} ({diff:+.2%})"
-        return [{"item": "fvcore GMACs / example", "value": value}]
+        rows = [{"item": "fvcore GMACs / example", "value": value}]
+        unsupported = ", ".join(f"{k} x{v}" for k, v in fv.unsupported.items()) or "none"
+        rows.append({"item": "fvcore unsupported operators", "value": unsupported})
+        return rows
     if r.fvcore_note:
         return [{"item": "fvcore", "value": r.fvcore_note}]
     return []
+
+
+FVCORE_COLUMNS: tuple[str, ...] = ("family", "ours / example", "fvcore / example", "compared")
+
+
+def fvcore_family_rows(r: FlopCount) -> list[dict[str, str]]:
+    """Our count and fvcore's side by side, per family (MACs for conv, matmul, attention; for
+    norm and other each tool's own per-element FLOP convention, shown but not compared)."""
+    fv = r.fvcore
+    if fv is None:
+        return []
+    return [
+        {
+            "family": fam,
+            "ours / example": fmt_si(fv.ours[fam], "MAC" if fam in _MAC_FAMILIES else "FLOP", 5),
+            "fvcore / example": fmt_si(
+                fv.fvcore[fam], "MAC" if fam in _MAC_FAMILIES else "FLOP", 5
+            ),
+            "compared": "yes" if fam in fv.compared else "no",
+        }
+        for fam in fv.ours
+    ]
+
+
+_MAC_FAMILIES = ("conv", "matmul", "attention")
 
 
 def _training_rows(r: FlopCount) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from harness.arch.loader import architecture_from_module_factory
@@ -139,20 +140,31 @@ def test_architecture_from_a_file_outside_the_repo(tmp_path):
     assert r.backward_flops > 0 and r.method == "meta"
 
 
+@torch.library.custom_op("harness_test::opaque_mix", mutates_args=())
+def _opaque_mix(x: torch.Tensor) -> torch.Tensor:
+    """An operator with no formula (FFTs, the earlier example here, now have one)."""
+    return x.flip(-1)
+
+
+@_opaque_mix.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
 def test_strict_mode_names_the_operator():
-    class Spectral(nn.Module):
+    class Opaque(nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = nn.Linear(8, 8)
 
         def forward(self, x):
-            return self.fc(torch.fft.rfft(x).abs()[..., :8].float().repeat(1, 2)[:, :8])
+            return self.fc(torch.ops.harness_test.opaque_mix(x))
 
-    arch = arch_of(Spectral, (2, 8))
+    arch = arch_of(Opaque, (2, 8))
     r = count_flops(arch, batch_size=2)
-    assert any("fft" in op for op in r.uncounted), r.uncounted
+    assert any("opaque_mix" in op for op in r.uncounted), r.uncounted
     assert r.forward_macs == 2 * 64
-    with pytest.raises(CountingError, match="fft"):
+    with pytest.raises(CountingError, match="opaque_mix"):
         count_flops(arch, batch_size=2, strict=True)
 
 
@@ -302,3 +314,40 @@ def test_module_attribution_survives_decomposed_ops():
             net(torch.randn(5, 4))
     assert c.by_module("inference") == {"": 5 * (16 + 24), "fc1": 5 * 16, "fc2": 5 * 24}
     assert c.uncounted == {}
+
+
+class _MaskedAttention(nn.Module):
+    """Self-attention with an explicit causal mask (is_causal=False), as many models pass it,
+    in a model that cannot run on meta tensors (counted on fake tensors)."""
+
+    def __init__(self, causal_flag: bool):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.causal_flag = causal_flag
+
+    def forward(self, x):
+        if x.device.type == "meta":
+            raise RuntimeError("this model needs a real device")
+        q, k, v = self.qkv(x).unflatten(-1, (3, 2, 4)).permute(2, 0, 3, 1, 4)
+        if self.causal_flag:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        L = x.shape[1]
+        mask = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize("causal_flag", [False, True])
+def test_causal_half_is_reported_only_when_applied(causal_flag):
+    arch = arch_of(lambda: _MaskedAttention(causal_flag), (1, 5, 8))
+    r = count_flops(arch, causal_half=True, methods=("meta", "fake"))
+    assert r.method == "fake"
+    qkv = 5 * 8 * 24
+    attn = 2 * 5 * 5 * (4 + 4)  # heads x Lq x Lk x (d_qk + d_v)
+    if causal_flag:
+        assert r.causal == "half" and r.forward_macs == qkv + attn // 2
+        assert not any("nothing to apply" in n for n in r.notes)
+    else:
+        assert r.causal == "full" and r.forward_macs == qkv + attn
+        assert any("--causal-half had nothing to apply to" in n for n in r.notes)
+    plain = count_flops(arch_of(_Mlp, (1, 10)), causal_half=True)
+    assert plain.causal == "full" and any("nothing to apply" in n for n in plain.notes)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from harness.console import fmt_si
+from harness.counting.record import CountingError
 from harness.counting.request import FlopsRequest, count_request, resolve_request
 from harness.counting.summary import breakdown_rows, summary_rows, to_json
 from harness.errors import ConfigurationError
@@ -88,3 +89,83 @@ def test_request_options_that_do_not_fit_the_architecture(tmp_path):
     with pytest.raises(ConfigurationError, match="file.py:factory"):
         resolve_request(FlopsRequest(name="resnet18", vocab=10))
     assert _mlp_request(tmp_path, resolution=32).size == 32
+
+
+def _write(tmp_path, name: str, body: str) -> str:
+    f = tmp_path / f"{name}.py"
+    f.write_text("import torch\nfrom torch import nn\n\n" + body)
+    return str(f)
+
+
+def test_input_shape_batch_is_honoured_and_conflicts_refused(tmp_path, capsys):
+    from harness.cli import main
+
+    f = _write(tmp_path, "lin", "def build():\n    return nn.Linear(100, 7)\n")
+    # N=4 of the shape is the batch when --batch is not given: 4 x 50 rows of 100 x 7 MACs
+    assert main(["flops", f"{f}:build", "--input-shape", "4,50,100", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["batch_size"] == 4
+    assert data["forward_macs"] == 4 * 50 * 100 * 7
+    assert data["forward_macs_per_example"] == 50 * 100 * 7
+    # the same N given twice is fine; N=1 is a one-example shape that --batch scales
+    assert main(["flops", f"{f}:build", "--input-shape", "4,50,100", "--batch", "4"]) == 0
+    capsys.readouterr()
+    r = count_request(FlopsRequest(name=f"{f}:build", input_shape=(1, 50, 100), batch=3))
+    assert r.batch_size == 3 and r.forward_macs == 3 * 50 * 100 * 7
+    # a conflict is one line naming both values
+    assert main(["flops", f"{f}:build", "--input-shape", "4,50,100", "--batch", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "batch 4" in err and "--batch is 2" in err and len(err.splitlines()) == 1
+
+
+def test_resolution_with_input_shape_is_refused_and_sequences_are_labelled(tmp_path, capsys):
+    from harness.cli import main
+
+    f = _write(tmp_path, "conv", "def build():\n    return nn.Conv2d(3, 8, 3)\n")
+    assert main(["flops", f"{f}:build", "--input-shape", "1,3,32,32", "--resolution", "64"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--resolution does not resize --input-shape" in err and len(err.splitlines()) == 1
+    # a float sequence (N, L, F) with --seq-len: labelled seq_len; LSTM(100, 16) one layer
+    g = _write(
+        tmp_path,
+        "rnn",
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lstm = nn.LSTM(100, 16, batch_first=True)\n"
+        "    def forward(self, x):\n"
+        "        return self.lstm(x)[0]\n\n"
+        "def build():\n    return Net()\n",
+    )
+    argv = ["flops", f"{g}:build", "--input-shape", "2,50,100", "--seq-len", "50", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["size_kind"] == "seq_len" and data["size"] == 50 and data["batch_size"] == 2
+    assert data["forward_macs_per_example"] == 50 * 4 * 16 * (100 + 16)
+    assert main([*argv[:-3], "--seq-len", "40"]) == 2
+    assert "contradicts" in capsys.readouterr().err
+    # integer token ids of the shape with --vocab: labelled seq_len, the last dimension
+    h = _write(tmp_path, "emb", "def build():\n    return nn.Sequential(nn.Embedding(30, 8))\n")
+    assert main(["flops", f"{h}:build", "--input-shape", "3,11", "--vocab", "30", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["size_kind"], data["size"], data["batch_size"]) == ("seq_len", 11, 3)
+
+
+def test_one_value_per_channel_names_the_batch_flag_and_stops_early(tmp_path):
+    f = _write(
+        tmp_path,
+        "bn",
+        "def build():\n    return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))\n",
+    )
+    with pytest.raises(CountingError, match="use --batch 2") as info:
+        count_request(FlopsRequest(name=f"{f}:build", input_shape=(1, 4), train=True))
+    assert "fake" not in str(info.value) and "real" not in str(info.value)
+
+
+def test_inception_v3_at_batch_one_names_the_batch_flag(capsys):
+    from harness.cli import main
+
+    assert main(["flops", "inception_v3", "--tiny", "--train"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--batch 2" in err and "--batch-size" not in err
+    assert "fake" not in err and "real" not in err  # stopped on meta tensors

@@ -22,6 +22,12 @@ Conventions, written once here so the numbers can be checked by hand:
 - Recurrent kernels: per token and direction, every weight matrix is applied once: for an LSTM
   4H x (input + H) MACs, a GRU 3H x (input + H), a plain RNN H x (input + H). Their backward is
   one forward's worth for the data gradients plus one for the weight gradients.
+- Bilinear forms (`_trilinear`, behind `nn.Bilinear`): the two pairwise products ATen
+  evaluates, N*O*J*(I+1) MACs for `nn.Bilinear(I, J, O)`. `conv_tbc` is a convolution (T_out x
+  B x K x C_in x C_out MACs). `cdist` with p = 2 is one MAC per (row, row, feature) term, its
+  matmul path (`_euclidean_dist`) the matmul it runs; other p are 3 other FLOPs per term.
+  FFTs are `other`: 5 N log2 N per complex transform of N points, half for real data (FFTW's
+  convention). `kron` has no accumulation: one multiply (`other`) per output element.
 - `other` FLOPs (optional column, never mixed into MACs): one FLOP per output element for every
   pointwise op (add, mul, relu, gelu, exp, ..., a convention: transcendental functions are not
   one instruction), with the exceptions in `POINTWISE_COST` (add with alpha = 2, addcmul = 3,
@@ -36,8 +42,9 @@ Conventions, written once here so the numbers can be checked by hand:
 
 An op that none of these rules covers is *uncounted*: the counter lists it with its call count.
 
-One module per operator family (`matmul`, `conv`, `attention`, `rnn`, `layers`, `pointwise`,
-`zero`); `rules` merges their tables and classifies an op. The public names are re-exported here.
+One module per operator family (`matmul`, `products`, `conv`, `attention`, `rnn`, `layers`,
+`spectral`, `pointwise`, `zero`); `rules` merges their tables and classifies an op, after the
+formulas users register (`user`, `register_formula`). The public names are re-exported here.
 """
 
 from __future__ import annotations

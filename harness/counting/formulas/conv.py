@@ -59,6 +59,16 @@ def conv_backward(grad_idx, x_idx, w_idx, transposed_idx, mask_idx) -> Formula:
     return f
 
 
+def _conv_tbc(args, kwargs, out, opts) -> Cost:
+    """conv_tbc(x (T, B, C_in), weight (K, C_in, C_out), bias, pad): a 1-d convolution in
+    time-batch-channel layout; every output (T_out, B, C_out) is a K x C_in dot product, plus one
+    bias add. Its backward is composite (one addmm_ per tap for each of the two gradients)."""
+    w = args[1]
+    first = first_tensor(out)
+    t_out, batch = shape_of(first)[:2]
+    return Cost(t_out * batch * prod(shape_of(w)), numel_of(first))
+
+
 # ATen name -> formula
 CONV_FORMULAS: dict[str, Formula] = {
     "convolution": conv_forward(0, 1, transposed_idx=6),
@@ -92,6 +102,7 @@ CONV_FORMULAS: dict[str, Formula] = {
     "_nnpack_spatial_convolution": conv_forward(0, 1),
     "slow_conv_transpose2d": conv_forward(0, 1, True),
     "slow_conv_transpose3d": conv_forward(0, 1, True),
+    "conv_tbc": _conv_tbc,
     "convolution_backward": conv_backward(0, 1, 2, 7, 10),
     "convolution_backward_overrideable": conv_backward(0, 1, 2, 6, 9),
     "_slow_conv2d_backward": conv_backward(0, 1, 2, None, 6),

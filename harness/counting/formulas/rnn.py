@@ -106,9 +106,26 @@ def _mkldnn_rnn_layer(args, kwargs, out, opts) -> Cost:
 
 
 def _mkldnn_rnn_layer_backward(args, kwargs, out, opts) -> Cost:
-    """oneDNN computes data and weight gradients together: 2 x forward."""
-    x, w_ih, w_hh = args[0], args[1], args[2]
-    return Cost(2 * _rnn_tokens(x, False) * (numel_of(w_ih) + numel_of(w_hh)))
+    """One layer and direction (oneDNN on CPU), costed as the gradients autograd needs, so
+    that it agrees with the per-step matmuls counted on meta tensors:
+
+    - weight gradients, tokens x (numel W_ih + numel W_hh), when the weights require grad;
+    - the recurrent gradient through W_hh at every step but the first, (tokens - batch) x
+      numel W_hh (all tokens when the initial state requires grad);
+    - the input gradient, tokens x numel W_ih, only when the input requires grad (every layer
+      above the first; the first only after, say, an embedding).
+
+    mkldnn_rnn_layer_backward(input, w_ih, w_hh, b_ih, b_hh, hx (batch, H), cx, ...); the batch
+    is read from hx (the input arrives time-major whatever its `batch_first` flag says).
+    """
+    x, w_ih, w_hh, hx = args[0], args[1], args[2], args[5]
+    tokens = _rnn_tokens(x, False)
+    batch = shape_of(hx)[-2] if hx.dim() >= 2 else 1
+    n_ih, n_hh = numel_of(w_ih), numel_of(w_hh)
+    weights = tokens * (n_ih + n_hh) if (w_ih.requires_grad or w_hh.requires_grad) else 0
+    steps_back = tokens if getattr(hx, "requires_grad", False) else tokens - batch
+    data = steps_back * n_hh + (tokens * n_ih if x.requires_grad else 0)
+    return Cost(weights + data)
 
 
 def _rnn_cell(args, kwargs, out, opts) -> Cost:

@@ -20,7 +20,10 @@ from harness.counting.formulas.pointwise import (
     per_input,
     pointwise_formula,
 )
+from harness.counting.formulas.products import PRODUCT_FORMULAS
 from harness.counting.formulas.rnn import RNN_CELL_FORMULAS, RNN_FORMULAS
+from harness.counting.formulas.spectral import CDIST_FORMULAS, FFT_FORMULAS
+from harness.counting.formulas.user import USER_FORMULAS
 from harness.counting.formulas.zero import ZERO_COST_NAMES
 
 # ATen name -> formula, one table per family; a name in two tables takes the later one.
@@ -29,11 +32,14 @@ _MAC_TABLE: dict[str, Formula] = {
     **CONV_FORMULAS,
     **ATTENTION_FORMULAS,
     **RNN_FORMULAS,
+    **PRODUCT_FORMULAS,
+    **CDIST_FORMULAS,
 }
 _OTHER_TABLE: dict[str, Formula] = {
     **RNN_CELL_FORMULAS,
     **LAYER_FORMULAS,
     **FUSED_OPTIMIZER_FORMULAS,
+    **FFT_FORMULAS,
 }
 
 
@@ -153,7 +159,11 @@ _RULES: dict[Any, OpRule] = {}
 
 
 def rule_for(func: Any) -> OpRule:
-    """The cost rule of an OpOverload (cached)."""
+    """The cost rule of an OpOverload (cached); a user formula (`register_formula`) first."""
+    if USER_FORMULAS:
+        user = USER_FORMULAS.get(func) or USER_FORMULAS.get(getattr(func, "overloadpacket", None))
+        if user is not None:
+            return OpRule("mac", user)
     r = _RULES.get(func)
     if r is not None:
         return r

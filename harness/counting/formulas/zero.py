@@ -37,7 +37,10 @@ ZERO_COST_NAMES: frozenset[str] = words(
     clamp_max_ one_hot _to_dense to_dense to_sparse _coalesce coalesce
     _has_compatible_shallow_copy_type _has_same_storage_numel _cudnn_rnn_flatten_weight
     sym_size sym_stride sym_numel sym_storage_offset size stride numel dim is_contiguous
-    is_strides_like_format is_non_overlapping_and_dense storage_offset
+    is_strides_like_format is_non_overlapping_and_dense storage_offset sym_is_contiguous
+    is_same_size _nested_get_offsets _nested_get_lengths _nested_get_ragged_idx
+    _nested_get_jagged_dummy _nested_get_min_seqlen _nested_get_max_seqlen
+    _nested_tensor_from_tensor_list
     split split_with_sizes unsafe_split unsafe_split_with_sizes unbind chunk unsafe_chunk
     tensor_split narrow narrow_copy select slice t transpose permute squeeze unsqueeze
     flatten unflatten view_as view_as_real view_as_complex movedim moveaxis swapaxes
