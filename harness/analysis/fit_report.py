@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection, extrapolate
 from harness.analysis.fit import MEASURES, MODELS, Fit, FitSkipped, fit, select_points
-from harness.analysis.measured import load_measured
+from harness.analysis.measured import load_measured, pool
 from harness.analysis.tables import notes_for, to_jsonable
 from harness.catalog.published import load_published
 from harness.cost.conversions import PaperConversion
@@ -111,7 +111,7 @@ def _point_sets(measured: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]
     published = load_published()
     sets = [("published", published)]
     if measured is not None:
-        pooled = pd.concat([published, measured], ignore_index=True)
+        pooled = pool(published, measured)
         sets += [("measured", measured), ("pooled", pooled)]
     return sets
 
