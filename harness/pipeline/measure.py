@@ -272,7 +272,10 @@ def _fp32_peak(peak: dict[str, Any], precision: str) -> tuple[float | None, str]
         return None, f"{peak.get('device_name')!r}: no fp32 datasheet peak"
     if precision == "fp32":
         return peak.get("burden_peak_flop_per_s"), peak.get("burden_peak_source") or ""
-    return None, f"no fp32 peak for a {precision} step on {peak.get('device_kind') or 'this device'}"
+    return (
+        None,
+        f"no fp32 peak for a {precision} step on {peak.get('device_kind') or 'this device'}",
+    )
 
 
 def burden_section(
