@@ -57,9 +57,7 @@ def main() -> int:
     print(f"{'area':<14} {'case':<{width}} {'held':<5} {'lost':>4} {'traceback':<9} {'s':>6}")
     for case, o, s in rows:
         tb = "yes" if o.traceback else "no"
-        print(
-            f"{case.area:<14} {case.name:<{width}} {str(o.held):<5} {o.lost_rows:>4} {tb:<9} {s:6.1f}"
-        )
+        print(f"{case.area:<14} {case.name:<{width}} {str(o.held):<5} {o.lost_rows:>4} {tb:<9} {s:6.1f}")
         if not o.held or o.traceback:
             print(f"{'':<14} {o.detail}")
     held = sum(o.held and not o.traceback for _, o, _ in rows)
