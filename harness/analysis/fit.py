@@ -35,6 +35,8 @@ from harness.vocab import BENCHMARKS
 ALPHA = 0.05
 MODELS = ("polynomial", "exponential")
 MEASURES = {"per-pass": "per_pass_flops", "burden": "burden_flops"}
+# The column saying whether a row's point of a measure is doubtful (flags are per field).
+FLAG_COLUMNS = {"per-pass": "per_pass_flagged", "burden": "burden_flagged"}
 MEASURE_TITLES = {"per-pass": "per-pass compute (FLOP)", "burden": "hardware burden (FLOP)"}
 DIRECTION = (
     "regression of performance on compute, as in Thompson et al. (2020): "
@@ -202,9 +204,10 @@ def select_points(
     rows["compute_flops"] = rows[column].astype(float)
     if "flagged" not in rows:
         rows["flagged"], rows["flag_reason"] = False, ""
-    if measure == "burden" and "burden_flagged" in rows:
-        rows["flagged"] = rows["burden_flagged"].astype(bool)
-        rows["flag_reason"] = rows["burden_flag_reason"]
+    flag_column = FLAG_COLUMNS.get(measure)  # a row's flag for this fit: its error or compute
+    if flag_column and flag_column in rows:
+        rows["flagged"] = rows[flag_column].fillna(False).astype(bool)
+        rows["flag_reason"] = rows[flag_column.replace("_flagged", "_flag_reason")].fillna("")
     if exclude_flagged:
         rows = rows[~rows["flagged"].astype(bool)]
     return rows.reset_index(drop=True)

@@ -13,9 +13,9 @@ import pandas as pd
 
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection, extrapolate
 from harness.analysis.fit import MEASURES, MODELS, Fit, FitSkipped, fit, select_points
-from harness.analysis.measured import load_measured
+from harness.analysis.measured import load_measured, pool
 from harness.analysis.tables import notes_for, to_jsonable
-from harness.catalog.published import load_published
+from harness.catalog.published import DEFAULT_SQUAD_METRIC, load_published
 from harness.cost.conversions import PaperConversion
 from harness.errors import HarnessError
 from harness.sweep.store import default_db_path
@@ -45,6 +45,7 @@ class FitRequest:
     exclude_flagged: bool = False
     targets: tuple[float, ...] | None = None  # error fractions; None = the default targets
     list_points: bool = False  # show every fit's points (always shown for one benchmark)
+    squad_metric: str = DEFAULT_SQUAD_METRIC  # SQuAD error from EM (the paper's) or F1
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class FitReport:
     @property
     def notes(self) -> list[str]:
         """Caveats of the fit table (the first is the regression's direction)."""
-        return notes_for(self.results)
+        return notes_for(self.results, squad_metric=self.request.squad_metric)
 
     def frame(self, label: str) -> pd.DataFrame:
         """The point set called `label` ("published", "measured" or "pooled")."""
@@ -107,11 +108,13 @@ class FitReport:
         }
 
 
-def _point_sets(measured: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
-    published = load_published()
+def _point_sets(
+    measured: pd.DataFrame | None, squad_metric: str = DEFAULT_SQUAD_METRIC
+) -> list[tuple[str, pd.DataFrame]]:
+    published = load_published(squad_metric=squad_metric)
     sets = [("published", published)]
     if measured is not None:
-        pooled = pd.concat([published, measured], ignore_index=True)
+        pooled = pool(published, measured)
         sets += [("measured", measured), ("pooled", pooled)]
     return sets
 
@@ -178,7 +181,7 @@ def fit_report(request: FitRequest) -> FitReport:
     if path == "":  # the harness's own results database
         path = str(default_db_path())
     measured = load_measured(path) if path else None
-    point_sets = _point_sets(measured)
+    point_sets = _point_sets(measured, request.squad_metric)
     benchmarks = _benchmarks(request, measured)
     measures = [request.measure] if request.measure else list(MEASURES)
     results = _fits(request, benchmarks, measures, point_sets)

@@ -1,5 +1,11 @@
 """Measured points: the harness's own (error, compute) rows, read from a file or the results
-database, normalised to the published points' columns, and fitted beside and pooled with them."""
+database, normalised to the published points' columns, and fitted beside and pooled with them.
+
+Pooling is exploratory: a measured burden is today's hardware running the published recipe, a
+published burden is the hardware of its year. Both use the fp32 peak (the published points'
+convention; `burden_flops` of a measured record is the burden at the fp32 peak), and the pooled
+set holds one point per architecture (`pool`), never one per batch size or device.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,14 @@ from harness.pipeline.summary import measured_points
 from harness.sweep.store import ResultStore
 
 MEASURED_COLUMNS = ("benchmark", "model", "error", "per_pass_flops", "burden_flops")
+# Kept where present: what a measured point was measured on (see pipeline.summary.burden_point).
+MEASURED_EXTRAS = (
+    "device",
+    "precision",
+    "batch",
+    "recipe_batch",
+    "burden_flops_at_precision",
+)
 
 
 def measured_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -44,16 +58,39 @@ def measured_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     for col in ("per_pass_flops", "burden_flops"):
         validate_points(df.assign(**{"compute": df[col]}), "compute", "measured points")
     df["source"] = "measured"
-    df["flagged"] = df["flagged"].astype(bool) if "flagged" in df else False
+    df["flagged"] = df["flagged"].fillna(False).astype(bool) if "flagged" in df else False
     df["flag_reason"] = df["flag_reason"].fillna("") if "flag_reason" in df else ""
-    df["burden_flagged"] = df["flagged"]
-    df["burden_flag_reason"] = df["flag_reason"]
+    df["per_pass_flagged"] = df["flagged"]
+    df["per_pass_flag_reason"] = df["flag_reason"]
+    own = df["burden_flagged"].fillna(False).astype(bool) if "burden_flagged" in df else False
+    own_reason = df["burden_flag_reason"].fillna("") if "burden_flag_reason" in df else ""
+    df["burden_flagged"] = df["flagged"] | own
+    df["burden_flag_reason"] = (df["flag_reason"] + "; " + own_reason).str.strip("; ")
     if "citation" not in df:
         df["citation"] = "measured by the harness"
     for col in ("year", "metric"):
         if col not in df:
             df[col] = None
-    return df[list(POINT_COLUMNS)]
+    extras = [c for c in MEASURED_EXTRAS if c in df]
+    return df[list(POINT_COLUMNS) + extras]
+
+
+def pool(published: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
+    """Published points and one measured point per architecture (exploratory: see the module
+    docstring): the one with a sound burden first, then the recipe batch, then the largest."""
+    m = measured.copy()
+    batch = m["batch"] if "batch" in m else pd.Series(0, index=m.index)
+    recipe = m["recipe_batch"] if "recipe_batch" in m else pd.Series(None, index=m.index)
+    m["_order"] = list(
+        zip(
+            m["burden_flagged"].astype(bool),
+            ~(batch == recipe),
+            -pd.to_numeric(batch, errors="coerce").fillna(0),
+            strict=True,
+        )
+    )
+    m = m.sort_values("_order", kind="stable").drop_duplicates(["benchmark", "model"])
+    return pd.concat([published, m.drop(columns="_order")], ignore_index=True)
 
 
 def fit_with_measured(
@@ -65,7 +102,7 @@ def fit_with_measured(
     exclude_flagged: bool = False,
 ) -> list[Fit | FitSkipped]:
     """The same fit on published, measured, and pooled points, so a moved exponent shows."""
-    pooled = pd.concat([published, measured], ignore_index=True)
+    pooled = pool(published, measured)
     out: list[Fit | FitSkipped] = []
     for label, frame in (("published", published), ("measured", measured), ("pooled", pooled)):
         try:

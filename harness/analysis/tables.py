@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection
 from harness.analysis.fit import DIRECTION, Fit, FitSkipped
-from harness.catalog.published import BLEU_CAVEAT
+from harness.catalog.published import BLEU_CAVEAT, squad_rows_without_em
 
 
 def fmt_log10(v: float, digits: int = 2) -> str:
@@ -139,12 +139,24 @@ PROJECTION_HEADERS = {
 }
 
 
-def notes_for(results: Iterable[Fit | FitSkipped]) -> list[str]:
-    """Caveats a reader of the fit table needs: MT errors, non-significant fits."""
+POOLED_NOTE = (
+    "Pooled fits are exploratory: a measured burden is today's hardware running the published "
+    "recipe (at the fp32 peak, the published convention), a published burden is the hardware "
+    "of its year; one measured point per architecture."
+)
+
+
+def notes_for(results: Iterable[Fit | FitSkipped], squad_metric: str | None = None) -> list[str]:
+    """Caveats a reader of the fit table needs: MT errors, the SQuAD score, pooled fits,
+    non-significant fits."""
     notes = [f"Direction: {DIRECTION}"]
     results = list(results)
     if any(r.benchmark.startswith("wmt") for r in results):
         notes.append(f"WMT: {BLEU_CAVEAT}.")
+    if squad_metric and any(r.benchmark == "squad11" for r in results):
+        notes.append(squad_note(squad_metric))
+    if any(r.points == "pooled" for r in results):
+        notes.append(POOLED_NOTE)
     for r in results:
         if isinstance(r, Fit) and not r.significant:
             notes.append(
@@ -152,6 +164,17 @@ def notes_for(results: Iterable[Fit | FitSkipped]) -> list[str]:
                 f"(p = {r.p_value:.2g}); k's interval is unbounded, read no exponent from it."
             )
     return notes
+
+
+def squad_note(squad_metric: str) -> str:
+    """Which SQuAD score the error is from, and the rows an EM fit leaves out."""
+    if squad_metric == "f1":
+        return "SQuAD 1.1: error = 1 - F1/100 (--squad-metric f1; the paper's code fits EM)."
+    lacking = ", ".join(squad_rows_without_em()) or "none"
+    return (
+        "SQuAD 1.1: error = 1 - EM/100 (the paper's choice; --squad-metric f1 for F1); "
+        f"rows without an EM figure, left out: {lacking}."
+    )
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -41,6 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="target error for the extrapolation, as a fraction or percentage (0.05 or 5%%); "
         "repeat for several (default: ImageNet 5%% and 1%%, others half and a tenth of today's)",
     )
+    parser.add_argument(
+        "--squad-metric",
+        choices=("em", "f1"),
+        default="em",
+        help="SQuAD 1.1 score the error is from (default em, as the paper's code)",
+    )
+    parser.add_argument(
+        "--paper-table",
+        action="store_true",
+        help="the extrapolation table in the paper's shape, the paper's figures beside ours",
+    )
     parser.add_argument("--points", action="store_true", help="list the points of every fit")
     parser.add_argument("--plot", metavar="DIR", help="write PNG and SVG plots to DIR")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -62,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.present.fit_plot import write_fit_plots
     from harness.present.fit_text import fit_report_text
 
+    if args.paper_table:
+        return _paper_table(args)
     targets = tuple(_parse_target(t) for t in args.target) if args.target else None
     if args.plot:
         writable_folder(args.plot, "--plot folder", "pass another --plot")
@@ -73,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         exclude_flagged=args.exclude_flagged,
         targets=targets,
         list_points=args.points,
+        squad_metric=args.squad_metric,
     )
     report = fit_report(request)
     plots = write_fit_plots(report, args.plot) if args.plot else []
@@ -80,4 +94,18 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(plots), indent=2))
     else:
         print(fit_report_text(report, plots))
+    return 0
+
+
+def _paper_table(args: argparse.Namespace) -> int:
+    from harness.analysis.paper_table import paper_table, paper_table_json, paper_table_text
+    from harness.catalog.published import load_published
+
+    published = load_published(squad_metric=args.squad_metric)
+    benchmarks = (args.benchmark,) if args.benchmark else BENCHMARKS
+    rows, skipped = paper_table(published, benchmarks, args.exclude_flagged)
+    if args.json:
+        print(json.dumps(paper_table_json(rows, skipped, args.squad_metric), indent=2))
+    else:
+        print(paper_table_text(rows, skipped, args.squad_metric))
     return 0

@@ -54,6 +54,9 @@ class PeakUsed:
     source: str = ""
     precision: str = "fp32"
     device_name: str = ""
+    # The datasheet fp32 peak of the same device: the convention of every published burden.
+    fp32_flop_per_s: float | None = None
+    fp32_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,11 @@ class Burden:
     paper_usd_high_per_run: float | None
     paper_basis: str
     notes: tuple[str, ...] = ()
+    # the same run at the fp32 peak (the published points' convention), and the recipe's batch
+    peak_fp32_flop_per_s: float | None = None
+    peak_fp32_source: str = ""
+    burden_per_run_flop_fp32_peak: float | None = None
+    recipe_batch_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -309,6 +317,7 @@ def compute_burden(
             "no hardware burden"
         )
     burden_run = _mul(step.processors, peak.flop_per_s, run_time)
+    fp32_peak, fp32_source = _fp32_peak(peak)
     achieved = _div(step.train_step_flops, step.step_time_s)
     e = _energy_per_step(energy, step.window_steps)
     e_run = _mul(e.device_j, proj.run_steps)
@@ -362,4 +371,17 @@ def compute_burden(
         paper_usd_high_per_run=paper_usd[1],
         paper_basis=paper.basis,
         notes=tuple(notes),
+        peak_fp32_flop_per_s=fp32_peak,
+        peak_fp32_source=fp32_source,
+        burden_per_run_flop_fp32_peak=_mul(step.processors, fp32_peak, run_time),
+        recipe_batch_size=recipe.batch_size if recipe is not None else None,
     )
+
+
+def _fp32_peak(peak: PeakUsed) -> tuple[float | None, str]:
+    """The fp32 peak: given, or the peak used when the step ran in fp32; else none."""
+    if peak.fp32_flop_per_s is not None:
+        return peak.fp32_flop_per_s, peak.fp32_source
+    if peak.precision == "fp32" and peak.flop_per_s is not None:
+        return peak.flop_per_s, peak.source
+    return None, peak.fp32_source or f"no fp32 peak known for {peak.device_name or 'the device'}"

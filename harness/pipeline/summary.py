@@ -139,14 +139,64 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
         "year": a.year,
         "error": 1.0 - float(a.reference_value) / 100.0,
         "per_pass_flops": 2.0 * float(macs) if macs else None,
-        "burden_flops": record.burden_view.burden_per_run_flop,
+        **burden_point(record),
         "citation": f"measured by the harness ({device}); "
         f"error from {a.reference_citation or 'the reference metric'}",
     }
 
 
+def burden_point(record: Measurement) -> dict[str, Any]:
+    """A record's burden as a point: at the fp32 peak by default (the convention of every
+    published burden), the burden at the precision used beside it, and a flag where the
+    measured step is not the published run's: a batch other than the recipe's, a CPU, a
+    step in another precision than fp32."""
+    t, b = record.timing_view, record.burden or {}
+    precision = t.precision_used or record.config.get("precision") or "fp32"
+    batch = t.batch_size or record.config.get("batch_size")
+    recipe = b.get("recipe_batch_size")
+    kind = t.peak.device_kind or ("cpu" if record.config.get("device") == "cpu" else None)
+    at_precision = b.get("burden_per_run_flop")
+    fp32 = b.get("burden_per_run_flop_fp32_peak")
+    if fp32 is None and precision == "fp32":
+        fp32 = at_precision
+    reasons = []
+    if recipe is None or batch != recipe:
+        reasons.append(f"measured at batch {batch}, not the recipe's ({recipe or 'unknown'})")
+    if kind == "cpu":
+        reasons.append("measured on a CPU")
+    if precision != "fp32":
+        reasons.append(f"step timed in {precision}; burden at the fp32 peak by convention")
+    return {
+        "burden_flops": fp32,
+        "burden_flops_at_precision": at_precision,
+        "device": t.peak.device_name or record.config.get("device"),
+        "device_kind": kind,
+        "precision": precision,
+        "batch": batch,
+        "recipe_batch": recipe,
+        "burden_flagged": bool(reasons),
+        "burden_flag_reason": "; ".join(reasons),
+    }
+
+
+def _preference(point: dict[str, Any]) -> tuple[bool, int]:
+    """The recipe batch first, then the largest batch."""
+    batch = point.get("batch") or 0
+    return (batch == point.get("recipe_batch"), batch)
+
+
 def measured_points(records: list[Measurement]) -> list[dict[str, Any]]:
-    return [p for p in (measured_point(r) for r in records) if p is not None]
+    """One point per architecture, device model and precision: the recipe batch where it was
+    measured, else the largest batch (several batch sizes of one network are one point, not
+    replicates)."""
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for p in (measured_point(r) for r in records):
+        if p is None:
+            continue
+        key = (p["benchmark"], p["model"], p.get("device"), p.get("precision"))
+        if key not in best or _preference(p) > _preference(best[key]):
+            best[key] = p
+    return list(best.values())
 
 
 def distributed_rows(d: Mapping[str, Any]) -> list[dict[str, Any]]:

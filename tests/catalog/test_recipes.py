@@ -8,7 +8,12 @@ from harness.arch.recipes import published_recipe
 from harness.arch.registry import list_architectures
 from harness.catalog.flags import flag_snippets, flag_words, is_flagged
 from harness.catalog.processors import alias_table, lookup_processor, processor_table
-from harness.catalog.published import benchmark_row, benchmark_rows, load_published
+from harness.catalog.published import (
+    benchmark_row,
+    benchmark_rows,
+    load_published,
+    squad_rows_without_em,
+)
 from harness.catalog.recipes import recipe_entry, recipe_table
 from harness.errors import ConfigurationError, HarnessError
 
@@ -107,9 +112,15 @@ def test_missing_recipe_file_is_a_clear_error(tmp_path):
 def test_raw_rows_and_the_frame_come_from_the_same_rows():
     for benchmark in ("imagenet", "squad11"):
         rows = benchmark_rows(benchmark)
-        frame = load_published(benchmark)
+        frame = load_published(benchmark, squad_metric="f1")  # every row has an F1
         assert [r["model"] for r in rows] == list(frame["model"])
         assert [r["source"] for r in rows] == list(frame["citation"])
+    # EM (the default) leaves out the rows without an EM figure, and only those
+    em = load_published("squad11")
+    lacking = squad_rows_without_em()
+    assert lacking and [r["model"] for r in benchmark_rows("squad11")] == sorted(
+        list(em["model"]) + lacking, key=[r["model"] for r in benchmark_rows("squad11")].index
+    )
     assert benchmark_rows("imagenet") is benchmark_rows("imagenet")  # read once
 
 
