@@ -36,6 +36,20 @@ ALPHA = 0.05
 MODELS = ("polynomial", "exponential")
 MEASURES = {"per-pass": "per_pass_flops", "burden": "burden_flops"}
 MEASURE_TITLES = {"per-pass": "per-pass compute (FLOP)", "burden": "hardware burden (FLOP)"}
+# Measures fitted only when asked for (or on the authors' data): network operations = total
+# training compute (per-pass x examples x epochs, backward included), as the authors' 2022
+# revision fits it; consolidated burden = stated burden, else imputed from network operations.
+EXTRA_MEASURES = {
+    "network-ops": "network_ops_flops",
+    "burden-consolidated": "burden_consolidated_flops",
+}
+ALL_MEASURES = {**MEASURES, **EXTRA_MEASURES}
+MEASURE_TITLES.update(
+    {
+        "network-ops": "network operations, whole training run (FLOP)",
+        "burden-consolidated": "hardware burden, consolidated: partly imputed (FLOP)",
+    }
+)
 DIRECTION = (
     "regression of performance on compute, as in Thompson et al. (2020): "
     "polynomial log10(1/error) = a + b log10(C), exponential 1/error = a + b log10(C); "
@@ -188,21 +202,26 @@ def select_points(
     frame: pd.DataFrame, benchmark: str, measure: str, exclude_flagged: bool = False
 ) -> pd.DataFrame:
     """The rows of one benchmark with compute of one measure, as (…, compute_flops, flagged)."""
-    if measure not in MEASURES:
-        raise HarnessError(f"unknown measure '{measure}' (use one of: {', '.join(MEASURES)})")
-    column = MEASURES[measure]
+    if measure not in ALL_MEASURES:
+        raise HarnessError(f"unknown measure '{measure}' (use one of: {', '.join(ALL_MEASURES)})")
+    column = ALL_MEASURES[measure]
     rows = frame[frame["benchmark"] == benchmark]
     if rows.empty:
         raise HarnessError(
             f"no data for benchmark '{benchmark}' (benchmarks with data: "
             f"{', '.join(sorted(frame['benchmark'].unique())) or 'none'})"
         )
+    if column not in rows or (measure in EXTRA_MEASURES and rows[column].isna().all()):
+        raise HarnessError(
+            f"{benchmark}: {measure} not available for these points (none has it; "
+            "--published-from DIR reads the authors' network operations)"
+        )
     validate_points(rows, column, benchmark)
     rows = rows[rows[column].notna()].copy()
     rows["compute_flops"] = rows[column].astype(float)
     if "flagged" not in rows:
         rows["flagged"], rows["flag_reason"] = False, ""
-    if measure == "burden" and "burden_flagged" in rows:
+    if measure in ("burden", "burden-consolidated") and "burden_flagged" in rows:
         rows["flagged"] = rows["burden_flagged"].astype(bool)
         rows["flag_reason"] = rows["burden_flag_reason"]
     if exclude_flagged:

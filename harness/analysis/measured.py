@@ -53,7 +53,17 @@ def measured_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     for col in ("year", "metric"):
         if col not in df:
             df[col] = None
-    return df[list(POINT_COLUMNS)]
+    # Optional: network operations (whole training compute), fitted with --measure network-ops.
+    if "network_ops_flops" not in df:
+        df["network_ops_flops"] = float("nan")
+    try:
+        df["network_ops_flops"] = pd.to_numeric(df["network_ops_flops"]).astype(float)
+    except (TypeError, ValueError) as exc:
+        raise HarnessError(
+            f"measured points: column 'network_ops_flops' is not numeric ({exc})"
+        ) from exc
+    validate_points(df.assign(compute=df["network_ops_flops"]), "compute", "measured points")
+    return df[[*POINT_COLUMNS, "network_ops_flops"]]
 
 
 def fit_with_measured(
