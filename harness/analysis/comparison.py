@@ -95,6 +95,7 @@ def compare(
     db: Any = None,
     force: bool = False,
     echo: Callable[[str], None] = print,
+    published_from: str | None = None,
 ) -> Comparison:
     """Measure `name` and the zoo entries it is compared with; place all on the paper's trend."""
     from harness.pipeline.measure import measure
@@ -123,7 +124,7 @@ def compare(
         echo(f"measuring {new_config.label()} ...")
         new = measure(new_config, lambda p: echo(f"  {p}"), architecture=new_arch)
         store.put(new, overwrite=True)
-    positions = _trend_positions([new, *zoo], bench, notes) if bench else ()
+    positions = _trend_positions([new, *zoo], bench, notes, published_from) if bench else ()
     return Comparison(new, zoo, bench, tuple(positions), tuple(notes))
 
 
@@ -180,12 +181,12 @@ def _lend_recipe(
 
 
 def _trend_positions(
-    records: Sequence[Measurement], bench: str, notes: list[str]
+    records: Sequence[Measurement], bench: str, notes: list[str], published_from: str | None = None
 ) -> list[TrendPosition]:
+    from harness.analysis.authors_fit import published_points
     from harness.analysis.fit import fit
-    from harness.catalog.published import load_published
 
-    published = load_published(bench)
+    published = published_points(bench, published_from)
     out: list[TrendPosition] = []
     for measure in ("per-pass", "burden"):
         try:

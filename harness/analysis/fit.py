@@ -36,8 +36,26 @@ ALPHA = 0.05
 MODELS = ("polynomial", "exponential")
 MEASURES = {"per-pass": "per_pass_flops", "burden": "burden_flops"}
 # The column saying whether a row's point of a measure is doubtful (flags are per field).
-FLAG_COLUMNS = {"per-pass": "per_pass_flagged", "burden": "burden_flagged"}
+FLAG_COLUMNS = {
+    "per-pass": "per_pass_flagged",
+    "burden": "burden_flagged",
+    "burden-consolidated": "burden_flagged",
+}
 MEASURE_TITLES = {"per-pass": "per-pass compute (FLOP)", "burden": "hardware burden (FLOP)"}
+# Measures fitted only when asked for (or on the authors' data): network operations = total
+# training compute (per-pass x examples x epochs, backward included), as the authors' 2022
+# revision fits it; consolidated burden = stated burden, else imputed from network operations.
+EXTRA_MEASURES = {
+    "network-ops": "network_ops_flops",
+    "burden-consolidated": "burden_consolidated_flops",
+}
+ALL_MEASURES = {**MEASURES, **EXTRA_MEASURES}
+MEASURE_TITLES.update(
+    {
+        "network-ops": "network operations, whole training run (FLOP)",
+        "burden-consolidated": "hardware burden, consolidated: partly imputed (FLOP)",
+    }
+)
 DIRECTION = (
     "regression of performance on compute, as in Thompson et al. (2020): "
     "polynomial log10(1/error) = a + b log10(C), exponential 1/error = a + b log10(C); "
@@ -190,14 +208,19 @@ def select_points(
     frame: pd.DataFrame, benchmark: str, measure: str, exclude_flagged: bool = False
 ) -> pd.DataFrame:
     """The rows of one benchmark with compute of one measure, as (…, compute_flops, flagged)."""
-    if measure not in MEASURES:
-        raise HarnessError(f"unknown measure '{measure}' (use one of: {', '.join(MEASURES)})")
-    column = MEASURES[measure]
+    if measure not in ALL_MEASURES:
+        raise HarnessError(f"unknown measure '{measure}' (use one of: {', '.join(ALL_MEASURES)})")
+    column = ALL_MEASURES[measure]
     rows = frame[frame["benchmark"] == benchmark]
     if rows.empty:
         raise HarnessError(
             f"no data for benchmark '{benchmark}' (benchmarks with data: "
             f"{', '.join(sorted(frame['benchmark'].unique())) or 'none'})"
+        )
+    if column not in rows or (measure in EXTRA_MEASURES and rows[column].isna().all()):
+        raise HarnessError(
+            f"{benchmark}: {measure} not available for these points (none has it; "
+            "--published-from DIR reads the authors' network operations)"
         )
     validate_points(rows, column, benchmark)
     rows = rows[rows[column].notna()].copy()

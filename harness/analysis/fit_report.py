@@ -11,9 +11,20 @@ from typing import Any
 
 import pandas as pd
 
+from harness.analysis.authors_fit import authors_points, parse_conversion
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection, extrapolate
-from harness.analysis.fit import MEASURES, MODELS, Fit, FitSkipped, fit, select_points
+from harness.analysis.fit import (
+    ALL_MEASURES,
+    EXTRA_MEASURES,
+    MEASURES,
+    MODELS,
+    Fit,
+    FitSkipped,
+    fit,
+    select_points,
+)
 from harness.analysis.measured import load_measured, pool
+from harness.analysis.regressors import YearFit, cut, fit_with_year, parse_until
 from harness.analysis.tables import notes_for, to_jsonable
 from harness.catalog.published import DEFAULT_SQUAD_METRIC, load_published
 from harness.cost.conversions import PaperConversion
@@ -46,6 +57,10 @@ class FitRequest:
     targets: tuple[float, ...] | None = None  # error fractions; None = the default targets
     list_points: bool = False  # show every fit's points (always shown for one benchmark)
     squad_metric: str = DEFAULT_SQUAD_METRIC  # SQuAD error from EM (the paper's) or F1
+    published_from: str | None = None  # the authors' repository (or its data/) instead
+    with_year: bool = False  # year as a second regressor
+    until: str | None = None  # "YYYY-MM": only points published up to that month
+    burden_conversion: str | None = None  # "A,B": log10 burden = A + B log10 network ops
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,7 @@ class FitReport:
     conversion: PaperConversion
     point_tables: tuple[PointTable, ...]
     measured_source: str | None = None  # the file the measured points were read from
+    extra_notes: tuple[str, ...] = ()  # authors' data, imputation, --until, --with-year
 
     @property
     def with_measured(self) -> bool:
@@ -89,7 +105,9 @@ class FitReport:
     @property
     def notes(self) -> list[str]:
         """Caveats of the fit table (the first is the regression's direction)."""
-        return notes_for(self.results, squad_metric=self.request.squad_metric)
+        return notes_for(self.results, squad_metric=self.request.squad_metric) + list(
+            self.extra_notes
+        )
 
     def frame(self, label: str) -> pd.DataFrame:
         """The point set called `label` ("published", "measured" or "pooled")."""
@@ -97,7 +115,9 @@ class FitReport:
 
     def to_json(self, plots: Sequence[str] = ()) -> dict[str, Any]:
         """Plain JSON values (infinities and NaN become null), with the paths of any plots."""
+        extra = {"notes": list(self.extra_notes)} if self.extra_notes else {}
         return {
+            **extra,
             "fits": to_jsonable(list(self.results)),
             "projections": to_jsonable(list(self.projections)),
             "not_extrapolated": list(self.not_extrapolated),
@@ -109,14 +129,33 @@ class FitReport:
 
 
 def _point_sets(
-    measured: pd.DataFrame | None, squad_metric: str = DEFAULT_SQUAD_METRIC
-) -> list[tuple[str, pd.DataFrame]]:
-    published = load_published(squad_metric=squad_metric)
+    measured: pd.DataFrame | None, request: FitRequest
+) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
+    notes: list[str] = []
+    if request.published_from:
+        conv = parse_conversion(request.burden_conversion) if request.burden_conversion else None
+        published, notes = authors_points(request.published_from, conv)
+    else:
+        published = load_published(squad_metric=request.squad_metric)
     sets = [("published", published)]
     if measured is not None:
         pooled = pool(published, measured)
         sets += [("measured", measured), ("pooled", pooled)]
-    return sets
+    if request.until:
+        until, cut_sets = parse_until(request.until), []
+        for label, frame in sets:
+            frame, note = cut(frame, until, label)
+            cut_sets.append((label, frame))
+            notes.append(note)
+        sets = cut_sets
+    return sets, notes
+
+
+def _one_fit(request: FitRequest, frame: pd.DataFrame, b: str, m: str, mod: str, label: str):
+    if not request.with_year:
+        return fit(frame, b, m, mod, request.exclude_flagged, label)
+    pts = select_points(frame, b, m, request.exclude_flagged)
+    return fit_with_year(pts, mod, b, m, label, request.exclude_flagged)
 
 
 def _benchmarks(request: FitRequest, measured: pd.DataFrame | None) -> list[str]:
@@ -149,7 +188,7 @@ def _fits(
             for label, frame in point_sets:
                 for mod in models:
                     try:
-                        results.append(fit(frame, b, m, mod, request.exclude_flagged, label))
+                        results.append(_one_fit(request, frame, b, m, mod, label))
                     except HarnessError as exc:
                         if only_one:
                             raise
@@ -181,9 +220,12 @@ def fit_report(request: FitRequest) -> FitReport:
     if path == "":  # the harness's own results database
         path = str(default_db_path())
     measured = load_measured(path) if path else None
-    point_sets = _point_sets(measured, request.squad_metric)
+    if request.burden_conversion and not request.published_from:
+        raise HarnessError("--burden-conversion needs --published-from (the authors' data)")
+    point_sets, extra_notes = _point_sets(measured, request)
     benchmarks = _benchmarks(request, measured)
-    measures = [request.measure] if request.measure else list(MEASURES)
+    all_measures = ALL_MEASURES if request.published_from else MEASURES
+    measures = [request.measure] if request.measure else list(all_measures)
     results = _fits(request, benchmarks, measures, point_sets)
 
     conv = PaperConversion.strubell()
@@ -191,7 +233,14 @@ def fit_report(request: FitRequest) -> FitReport:
     projections: list[Projection] = []
     not_extrapolated: list[str] = []
     for r in results:
-        if isinstance(r, Fit):
+        if isinstance(r, YearFit):
+            extra_notes.append(r.describe_year())
+        elif isinstance(r, Fit) and r.measure in EXTRA_MEASURES:
+            not_extrapolated.append(
+                f"{r.benchmark} {r.measure} {r.model} ({r.points}): not extrapolated "
+                "(the extrapolation table covers per-pass compute and stated burden)"
+            )
+        elif isinstance(r, Fit):
             try:
                 projections.extend(extrapolate(r, targets, conv))
             except HarnessError as exc:
@@ -207,4 +256,5 @@ def fit_report(request: FitRequest) -> FitReport:
         conversion=conv,
         point_tables=tuple(_point_tables(request, benchmarks, measures, point_sets)),
         measured_source=path or None,
+        extra_notes=tuple(extra_notes),
     )

@@ -71,8 +71,18 @@ def measured_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     for col in ("year", "metric"):
         if col not in df:
             df[col] = None
-    extras = [c for c in MEASURED_EXTRAS if c in df]
-    return df[list(POINT_COLUMNS) + extras]
+    # Optional: network operations (whole training compute), fitted with --measure network-ops.
+    if "network_ops_flops" not in df:
+        df["network_ops_flops"] = float("nan")
+    try:
+        df["network_ops_flops"] = pd.to_numeric(df["network_ops_flops"]).astype(float)
+    except (TypeError, ValueError) as exc:
+        raise HarnessError(
+            f"measured points: column 'network_ops_flops' is not numeric ({exc})"
+        ) from exc
+    validate_points(df.assign(compute=df["network_ops_flops"]), "compute", "measured points")
+    extras = [c for c in MEASURED_EXTRAS if c in df and c != "network_ops_flops"]
+    return df[[*POINT_COLUMNS, "network_ops_flops", *extras]]
 
 
 def pool(published: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:

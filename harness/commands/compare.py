@@ -7,6 +7,7 @@ import json
 import sys
 
 from harness.commands._options import add_cost_options, add_step_options, measurement_config
+from harness.commands.fit import add_published_from
 
 NAME = "compare"
 HELP = "measure a new architecture (name or file.py:factory) and compare it with the zoo and the paper's fit"
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_cost_options(p)
     p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
     p.add_argument("--force", action="store_true", help="measure the zoo entries again")
+    add_published_from(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         db=args.db,
         force=args.force,
         echo=lambda m: print(m, file=sys.stderr),
+        published_from=args.published_from,
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=1, default=str))

@@ -15,7 +15,11 @@ HELP = "Fit the paper's scaling laws (performance on compute) and extrapolate to
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmark", choices=BENCHMARKS, help="one benchmark (default: all)")
     parser.add_argument(
-        "--measure", choices=("per-pass", "burden"), help="compute measure (default: both)"
+        "--measure",
+        choices=("per-pass", "burden", "network-ops", "burden-consolidated"),
+        help="compute measure (default: per-pass and burden; with --published-from all four). "
+        "network-ops = total training compute (per-pass x examples x epochs, backward "
+        "included); burden-consolidated = burden, imputed from network-ops where missing",
     )
     parser.add_argument(
         "--model", choices=("polynomial", "exponential"), help="regression model (default: both)"
@@ -52,9 +56,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the extrapolation table in the paper's shape, the paper's figures beside ours",
     )
+    add_published_from(parser)
+    parser.add_argument(
+        "--burden-conversion",
+        metavar="A,B",
+        help="with --published-from: impute missing burden as log10 HB = A + B log10 network ops "
+        "(default: fitted on the benchmark's rows with both, else on ImageNet's)",
+    )
+    parser.add_argument(
+        "--with-year",
+        action="store_true",
+        help="year (minus 2012) as a second regressor beside log10 compute; prints its "
+        "coefficient and 95%% interval",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="YYYY-MM",
+        help="only points published up to that month (e.g. 2020-07, the paper's first version); "
+        "points are dated by year, so that year's points are kept",
+    )
     parser.add_argument("--points", action="store_true", help="list the points of every fit")
     parser.add_argument("--plot", metavar="DIR", help="write PNG and SVG plots to DIR")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def add_published_from(parser: argparse.ArgumentParser) -> None:
+    """`--published-from DIR`, shared with `harness compare` and `harness report`."""
+    parser.add_argument(
+        "--published-from",
+        metavar="DIR",
+        help="the authors' data instead of the shipped points: a checkout of "
+        "MIT-FutureTech/TheComputationalLimitsOfDeepLearning (GPL-3.0, read in place, "
+        "never copied) or its data/ folder",
+    )
 
 
 def _parse_target(text: str) -> float:
@@ -87,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         targets=targets,
         list_points=args.points,
         squad_metric=args.squad_metric,
+        published_from=args.published_from,
+        with_year=args.with_year,
+        until=args.until,
+        burden_conversion=args.burden_conversion,
     )
     report = fit_report(request)
     plots = write_fit_plots(report, args.plot) if args.plot else []

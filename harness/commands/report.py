@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from harness.commands.fit import add_published_from
+
 NAME = "report"
 HELP = "write the HTML report, a Markdown summary and the figures (PNG + SVG) of the results"
 
@@ -17,12 +19,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave out the published points, the paper's fits and the extrapolation table",
     )
+    add_published_from(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.present.report import write_report
 
-    paths = write_report(args.db, args.out, include_published=not args.no_published)
+    paths = write_report(
+        args.db,
+        args.out,
+        include_published=not args.no_published,
+        published_from=args.published_from,
+    )
     print(f"html:     {paths.html}")
     print(f"markdown: {paths.markdown}")
     for f in paths.figures:

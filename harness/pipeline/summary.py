@@ -125,7 +125,9 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
 
     Error comes from the architecture's reference metric (published, or claimed with
     `harness compare --metric`); per-pass compute is counted (2 x forward MACs per example);
-    burden is the measured step projected to the published recipe. Tiny variants and failed
+    burden is the measured step projected to the published recipe; network operations (whole
+    training compute, backward included) are the counted train-step FLOP per example x the
+    recipe's epochs x examples per epoch. Tiny variants and failed
     rows are not points: their compute is not the published network's.
     """
     a = record.architecture_view
@@ -133,6 +135,11 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
         return None
     macs = record.counts_view.forward_macs_per_example
     device = record.timing_view.peak.device_name or record.config.get("device")
+    step = record.counts_view.train_step_flops
+    batch = record.timing_view.batch_size or record.config.get("batch_size")
+    epochs = record.architecture.get("recipe_epochs")
+    per_epoch = record.architecture.get("recipe_examples_per_epoch")
+    known = all(isinstance(v, (int, float)) and v > 0 for v in (step, batch, epochs, per_epoch))
     return {
         "benchmark": a.benchmark,
         "model": a.name or record.config.get("architecture"),
@@ -140,6 +147,7 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
         "error": 1.0 - float(a.reference_value) / 100.0,
         "per_pass_flops": 2.0 * float(macs) if macs else None,
         **burden_point(record),
+        "network_ops_flops": step / batch * epochs * per_epoch if known else None,
         "citation": f"measured by the harness ({device}); "
         f"error from {a.reference_citation or 'the reference metric'}",
     }

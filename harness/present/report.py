@@ -60,15 +60,17 @@ class _PaperFits:
     projection_rows: list[dict]
 
 
-def _paper_fits(include_published: bool, notes: list[str]) -> _PaperFits:
+def _paper_fits(
+    include_published: bool, notes: list[str], published_from: str | None = None
+) -> _PaperFits:
     """(benchmark, measure) -> Fit or FitSkipped, polynomial model, published points only, with
     their table rows; a fit that cannot be used becomes a note."""
     if not include_published:
         notes.append("published points left out: no paper fit and no extrapolation table")
         return _PaperFits(None, {}, [], [])
-    from harness.catalog.published import load_published
+    from harness.analysis.authors_fit import published_points
 
-    published = load_published()
+    published = published_points(None, published_from)
     fits = {(f.benchmark, f.measure): f for f in fit_all(published, models=("polynomial",))}
     results = list(fits.values())
     projections = []
@@ -160,6 +162,7 @@ def write_report(
     out_dir: str | Path | None = None,
     *,
     include_published: bool = True,
+    published_from: str | None = None,
 ) -> ReportPaths:
     """Write report.html, report.md and figures/ (PNG + SVG) under `out_dir` (default reports/).
 
@@ -173,7 +176,7 @@ def write_report(
     rows = [report_row(r) for r in records]
     ok = [r for r in rows if r["status"] == "ok"]
     notes: list[str] = []
-    paper = _paper_fits(include_published, notes)
+    paper = _paper_fits(include_published, notes, published_from)
     figures = _figures(ok, paper, fig_dir, notes)
     page = _page(db_path, rows, paper, figures, out, notes)
     html_path, md_path = out / "report.html", out / "report.md"
