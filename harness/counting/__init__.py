@@ -2,11 +2,10 @@
 
 `count.count_flops` is the entry point. `formulas` costs one ATen call, `counter.FlopCounter`
 costs a pass (with `tracker` for per-module attribution), `build` and `methods` run an
-architecture on meta, fake or real tensors, `per_image` counts a detector on one image and
-scales it to the batch, `jagged` costs nested tensors by their real lengths, `probes` breaks a
-two-stage detector's count down, `fvcore_check` (with `families`) puts fvcore's figures beside
-ours, `record` holds the result, and `request` and
-`summary` serve `harness flops`. `register_formula` adds a formula for a user's own operator.
+architecture on meta, fake or real tensors, `jagged` costs nested tensors by their real lengths,
+`probes` breaks a two-stage detector's count down, `fvcore_check` (with `families`) puts
+fvcore's figures beside ours, `record` holds the result, and `request` and `summary` serve
+`harness flops`. `register_formula` adds a formula for a user's own operator.
 """
 
 from harness.counting.formulas.common import Cost

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
 from harness.counting.counter import FlopCounter
 from harness.counting.fvcore_check import FvcoreRun, compare, run_fvcore
 from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
-from harness.counting.per_image import is_per_image_detector, scale_to_batch, takes_image_lists
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
     DEFAULT_REAL_MAX_PARAMS,
@@ -91,15 +89,7 @@ def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
 def run_first_method(
     arch: Architecture, methods: tuple[str, ...], settings: CountSettings
 ) -> tuple[str, MethodRun, list[MethodFailed]]:
-    """The ladder: try each method in order; the first that works, and why earlier ones failed.
-
-    A detector at batch > 1 is first counted on one image and scaled (`per_image`); when that
-    probe cannot run (a norm that needs two values at batch 1), the whole batch is counted.
-    """
-    if settings.batch_size > 1 and is_per_image_detector(arch):
-        probed = _probe_one_image(arch, methods, settings)
-        if probed is not None:
-            return probed
+    """The ladder: try each method in order; the first that works, and why earlier ones failed."""
     failures: list[MethodFailed] = []
     for method in methods:
         try:
@@ -113,25 +103,6 @@ def run_first_method(
         f"{arch.name}: counting failed on {', '.join(f.method for f in failures)} tensors{op} "
         f"({last})"
     ) from last.exc
-
-
-def _probe_one_image(
-    arch: Architecture, methods: tuple[str, ...], settings: CountSettings
-) -> tuple[str, MethodRun, list[MethodFailed]] | None:
-    """The ladder at batch 1, scaled to the batch; None when the probe cannot stand for it."""
-    failures: list[MethodFailed] = []
-    for method in methods:
-        try:
-            run = run_method(arch, method, replace(settings, batch_size=1))
-        except MethodFailed as exc:
-            failures.append(exc)
-            continue
-        except CountingError:
-            return None  # e.g. a norm that needs two values: count the whole batch
-        if not takes_image_lists(run.model):
-            return None
-        return method, scale_to_batch(run, settings.batch_size), failures
-    return None
 
 
 def refuse_uncounted(name: str, counter: FlopCounter) -> None:
