@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.faults.framework import Cli, FaultCase, Outcome, check, harness, ids, run_case
+from framework import Cli, FaultCase, Outcome, check, harness, ids, run_case
 
 MODELS = """
 import sys, time
