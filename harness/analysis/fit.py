@@ -22,17 +22,17 @@ Confidence intervals (95%, t distribution, OLS by statsmodels):
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from harness.analysis.dependent import DEFAULT_DEPENDENT, check_dependent, dependent_values
+from harness.analysis.estimator import ALPHA, estimate_line
 from harness.errors import HarnessError
 from harness.vocab import BENCHMARKS
 
-ALPHA = 0.05
 MODELS = ("polynomial", "exponential")
 MEASURES = {"per-pass": "per_pass_flops", "burden": "burden_flops"}
 # The column saying whether a row's point of a measure is doubtful (flags are per field).
@@ -63,14 +63,12 @@ DIRECTION = (
 )
 
 
-def transform(model: str, error: np.ndarray | float) -> np.ndarray | float:
-    """The regression's y for an error: log10(1/error) (polynomial) or 1/error (exponential)."""
-    perf = 1.0 / np.asarray(error, dtype=float)
-    if model == "polynomial":
-        return np.log10(perf)
-    if model == "exponential":
-        return perf
-    raise HarnessError(f"unknown model '{model}' (use one of: {', '.join(MODELS)})")
+def transform(
+    model: str, error: np.ndarray | float, dependent: str = DEFAULT_DEPENDENT
+) -> np.ndarray | float:
+    """The regression's y for an error: log10(1/error) (polynomial) or 1/error (exponential);
+    another dependent quantity (error, score) in place of 1/error when asked for."""
+    return dependent_values(model, error, dependent)
 
 
 @dataclass(frozen=True)
@@ -98,6 +96,13 @@ class Fit:
     best_error: float
     best_model: str
     best_flops: float
+    dependent: str = DEFAULT_DEPENDENT  # the quantity regressed (dependent.py)
+    quantile: float | None = None  # None: OLS; else the quantile of a quantile regression
+
+    @property
+    def paper_performance(self) -> bool:
+        """Whether y is the paper's performance 1/error, so k = 1/slope is its exponent."""
+        return self.dependent == DEFAULT_DEPENDENT
 
     @property
     def significant(self) -> bool:
@@ -146,7 +151,7 @@ class Fit:
     def log10_compute_for(self, error: float) -> tuple[float, float, float]:
         """(estimate, low, high) of log10 compute at which the fit reaches `error` (Fieller)."""
         check_error(error, "target error")
-        y0 = float(transform(self.model, error))
+        y0 = float(transform(self.model, error, self.dependent))
         d = y0 - self.intercept
         x0 = d / self.slope
         (vaa, vab), (_, vbb) = self.cov
@@ -243,8 +248,11 @@ def fit_points(
     measure: str,
     label: str = "published",
     excluded_flagged: bool = False,
+    dependent: str = DEFAULT_DEPENDENT,
+    quantile: float | None = None,
 ) -> Fit:
-    """OLS of the model's y on log10(compute_flops) over `points` (from select_points)."""
+    """OLS (or the `quantile` line) of the model's y on log10(compute_flops) over `points`."""
+    check_dependent(dependent)
     where = f"{benchmark} {measure} ({label})"
     n = len(points)
     if n < 3:
@@ -253,19 +261,20 @@ def fit_points(
             + (" (flagged rows were excluded)" if excluded_flagged else "")
         )
     x = np.log10(points["compute_flops"].to_numpy(dtype=float))
-    y = np.asarray(transform(model, points["error"].to_numpy(dtype=float)))
+    y = np.asarray(transform(model, points["error"].to_numpy(dtype=float), dependent))
     if np.ptp(x) == 0:
         raise HarnessError(f"{where}: every point has the same compute; the slope is undefined")
-    import statsmodels.api as sm
     from scipy import stats
 
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        res = sm.OLS(y, sm.add_constant(x)).fit()
-        ci = np.asarray(res.conf_int(ALPHA))
-        cov = np.asarray(res.cov_params())
-        pval = float(res.pvalues[1])
-    if not np.isfinite(pval) or cov[1, 1] <= 0:
+    res = estimate_line(x, y, quantile)
+    ci, cov, pval = res.ci, res.cov, res.p_value
+    if quantile is not None and not np.all(np.isfinite(ci)):
+        raise HarnessError(
+            f"{where}: the {quantile:g} quantile's interval is undefined for {n} points "
+            "(QuantReg's bandwidth reaches past the quantile); use more points or a quantile "
+            "nearer 0.5"
+        )
+    if not np.isfinite(pval) or cov[1][1] <= 0:
         raise HarnessError(
             f"{where}: the points lie exactly on a line, so the fit has no uncertainty; "
             "add points or check the data"
@@ -281,19 +290,21 @@ def fit_points(
         n_flagged=int(points["flagged"].astype(bool).sum()) if "flagged" in points else 0,
         n_measured=int((src == "measured").sum()),
         excluded_flagged=excluded_flagged,
-        intercept=float(res.params[0]),
-        slope=float(res.params[1]),
-        intercept_ci=(float(ci[0, 0]), float(ci[0, 1])),
-        slope_ci=(float(ci[1, 0]), float(ci[1, 1])),
-        cov=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
-        df_resid=int(res.df_resid),
+        intercept=res.params[0],
+        slope=res.params[1],
+        intercept_ci=ci[0],
+        slope_ci=ci[1],
+        cov=cov,
+        df_resid=res.df_resid,
         t_crit=float(stats.t.ppf(1 - ALPHA / 2, res.df_resid)),
-        r_squared=float(res.rsquared),
+        r_squared=res.r_squared,
         p_value=pval,
         x_range=(float(x.min()), float(x.max())),
         best_error=float(points["error"].iloc[best]),
         best_model=str(points["model"].iloc[best]),
         best_flops=float(points["compute_flops"].iloc[best]),
+        dependent=dependent,
+        quantile=quantile,
     )
 
 
@@ -304,10 +315,12 @@ def fit(
     model: str = "polynomial",
     exclude_flagged: bool = False,
     label: str = "published",
+    dependent: str = DEFAULT_DEPENDENT,
+    quantile: float | None = None,
 ) -> Fit:
     """Fit one model to one benchmark and measure of a point frame."""
     pts = select_points(frame, benchmark, measure, exclude_flagged)
-    return fit_points(pts, model, benchmark, measure, label, exclude_flagged)
+    return fit_points(pts, model, benchmark, measure, label, exclude_flagged, dependent, quantile)
 
 
 def fit_all(

@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis.authors_fit import authors_points, parse_conversion
+from harness.analysis.dependent import DEFAULT_DEPENDENT, check_dependent
+from harness.analysis.estimator import check_quantile
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection, extrapolate
 from harness.analysis.fit import (
     ALL_MEASURES,
@@ -25,7 +27,7 @@ from harness.analysis.fit import (
 )
 from harness.analysis.measured import load_measured, pool
 from harness.analysis.regressors import YearFit, cut, fit_with_year, parse_until
-from harness.analysis.tables import notes_for, to_jsonable
+from harness.analysis.tables import fit_kind_note, notes_for, to_jsonable
 from harness.catalog.published import DEFAULT_SQUAD_METRIC, load_published
 from harness.cost.conversions import PaperConversion
 from harness.errors import HarnessError
@@ -61,6 +63,8 @@ class FitRequest:
     with_year: bool = False  # year as a second regressor
     until: str | None = None  # "YYYY-MM": only points published up to that month
     burden_conversion: str | None = None  # "A,B": log10 burden = A + B log10 network ops
+    dependent: str = DEFAULT_DEPENDENT  # the quantity regressed: 1/error, error or score
+    quantile: float | None = None  # a quantile regression at this quantile instead of OLS
 
 
 @dataclass(frozen=True)
@@ -152,10 +156,11 @@ def _point_sets(
 
 
 def _one_fit(request: FitRequest, frame: pd.DataFrame, b: str, m: str, mod: str, label: str):
+    dep, q = request.dependent, request.quantile
     if not request.with_year:
-        return fit(frame, b, m, mod, request.exclude_flagged, label)
+        return fit(frame, b, m, mod, request.exclude_flagged, label, dep, q)
     pts = select_points(frame, b, m, request.exclude_flagged)
-    return fit_with_year(pts, mod, b, m, label, request.exclude_flagged)
+    return fit_with_year(pts, mod, b, m, label, request.exclude_flagged, dep)
 
 
 def _benchmarks(request: FitRequest, measured: pd.DataFrame | None) -> list[str]:
@@ -214,6 +219,17 @@ def _point_tables(
     return tables
 
 
+def _check_kind(request: FitRequest) -> None:
+    """Refuse a dependent variable or quantile that is not one, and a quantile with year."""
+    check_dependent(request.dependent)
+    check_quantile(request.quantile)
+    if request.quantile is not None and request.with_year:
+        raise HarnessError(
+            "--quantile with --with-year is not supported: the quantile fit has compute as "
+            "its only regressor"
+        )
+
+
 def fit_report(request: FitRequest) -> FitReport:
     """Fit, extrapolate and tabulate the points as `request` asks."""
     path = request.with_measured
@@ -222,6 +238,7 @@ def fit_report(request: FitRequest) -> FitReport:
     measured = load_measured(path) if path else None
     if request.burden_conversion and not request.published_from:
         raise HarnessError("--burden-conversion needs --published-from (the authors' data)")
+    _check_kind(request)
     point_sets, extra_notes = _point_sets(measured, request)
     benchmarks = _benchmarks(request, measured)
     all_measures = ALL_MEASURES if request.published_from else MEASURES
@@ -232,9 +249,16 @@ def fit_report(request: FitRequest) -> FitReport:
     targets = list(request.targets) if request.targets else None
     projections: list[Projection] = []
     not_extrapolated: list[str] = []
+    if request.dependent != DEFAULT_DEPENDENT or request.quantile is not None:
+        extra_notes.append(fit_kind_note(request.dependent, request.quantile))
     for r in results:
         if isinstance(r, YearFit):
             extra_notes.append(r.describe_year())
+        elif isinstance(r, Fit) and (not r.paper_performance or r.quantile is not None):
+            not_extrapolated.append(
+                f"{r.benchmark} {r.measure} {r.model} ({r.points}): not extrapolated (the "
+                "extrapolation table is the paper's: OLS of performance 1/error)"
+            )
         elif isinstance(r, Fit) and r.measure in EXTRA_MEASURES:
             not_extrapolated.append(
                 f"{r.benchmark} {r.measure} {r.model} ({r.points}): not extrapolated "

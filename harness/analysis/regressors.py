@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from harness.analysis.dependent import DEFAULT_DEPENDENT
 from harness.analysis.fit import ALPHA, Fit, fit_points, transform
 from harness.errors import HarnessError
 
@@ -53,6 +54,7 @@ def fit_with_year(
     measure: str,
     label: str = "published",
     excluded_flagged: bool = False,
+    dependent: str = DEFAULT_DEPENDENT,
 ) -> YearFit:
     """OLS of the model's y on log10(compute_flops) and (year - 2012); rows without a year out."""
     where = f"{benchmark} {measure} ({label}) with year"
@@ -62,9 +64,9 @@ def fit_with_year(
     years = dated["year"].to_numpy(dtype=float)
     if np.ptp(years) == 0:
         raise HarnessError(f"{where}: every point has the same year; its coefficient is undefined")
-    base = fit_points(dated, model, benchmark, measure, label, excluded_flagged)
+    base = fit_points(dated, model, benchmark, measure, label, excluded_flagged, dependent)
     x = np.log10(dated["compute_flops"].to_numpy(dtype=float))
-    y = np.asarray(transform(model, dated["error"].to_numpy(dtype=float)))
+    y = np.asarray(transform(model, dated["error"].to_numpy(dtype=float), dependent))
     import statsmodels.api as sm
     from scipy import stats
 

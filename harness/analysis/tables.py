@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.dependent import DEFAULT_DEPENDENT, SCORE_MEANING, describe
+from harness.analysis.estimator import describe_estimator
 from harness.analysis.extrapolate import PER_PASS_NOT_COST, Projection
 from harness.analysis.fit import DIRECTION, Fit, FitSkipped
 from harness.catalog.published import BLEU_CAVEAT, squad_rows_without_em
@@ -76,9 +78,46 @@ def fit_rows(results: Iterable[Fit | FitSkipped]) -> list[dict[str, Any]]:
                 "R2": f"{r.r_squared:.2f}",
                 "p": f"{r.p_value:.2g}",
                 "verdict": r.verdict,
+                **_kind_cells(r),
             }
         )
     return rows
+
+
+def _kind_cells(r: Fit) -> dict[str, str]:
+    """The cells that differ for another dependent variable or a quantile line: the model
+    names its y and estimator; k is the paper's exponent only for OLS on 1/error."""
+    if r.paper_performance and r.quantile is None:
+        return {}
+    cells = {"model": f"{r.model}: {describe(r.model, r.dependent)}"}
+    if r.quantile is not None:
+        cells["model"] += f", quantile {r.quantile:g}"
+        cells["R2"] = f"{r.r_squared:.3f} (pseudo)"
+        cells["k_reverse"] = "n/a (OLS only)"
+    else:
+        cells["R2"] = f"{r.r_squared:.3f}"
+    if not r.paper_performance:
+        cells["k"] = cells["k_reverse"] = "n/a (y is not 1/error)"
+    return cells
+
+
+def fit_kind_note(dependent: str, quantile: float | None) -> str:
+    """What a fit regressed and how, when it is not the paper's OLS of performance."""
+    y = " or ".join(describe(m, dependent) for m in ("polynomial", "exponential"))
+    text = (
+        f"Dependent variable: {y} (polynomial or exponential model) regressed on log10 compute, "
+        f"estimator: {describe_estimator(quantile)}"
+    )
+    if quantile is not None:
+        text += (
+            "; the slope, intercept and intervals are the quantile line's (robust intervals), "
+            "R^2 is Koenker and Machado's pseudo-R^2"
+        )
+    if dependent == "score":
+        text += f"; {SCORE_MEANING}"
+    if dependent != DEFAULT_DEPENDENT:
+        text += "; k = 1/slope is the paper's exponent only for y = 1/error, so it is not given"
+    return text + "."
 
 
 FIT_COLUMNS = ("benchmark", "measure", "model", "points", "slope", "k", "k_reverse", "R2", "p")
@@ -177,19 +216,34 @@ def squad_note(squad_metric: str) -> str:
     )
 
 
+def _fit_json(fit: Fit) -> dict[str, Any]:
+    """A fit's fields and derived values; the dependent variable and estimator are keys only
+    when they are not the paper's (so the paper's fits read as they always have)."""
+    paper = fit.paper_performance and fit.quantile is None
+    hidden = ("dependent", "quantile") if paper else ()
+    d = {k: to_jsonable(v) for k, v in fit.__dict__.items() if k not in hidden}
+    d.update(
+        k=to_jsonable(fit.k),
+        k_ci=to_jsonable(fit.k_ci),
+        k_bounded=fit.k_bounded,
+        k_reverse=to_jsonable(fit.k_reverse),
+        significant=fit.significant,
+        direction=DIRECTION,
+    )
+    if paper:
+        return d
+    d.update(y=describe(fit.model, fit.dependent), estimator=describe_estimator(fit.quantile))
+    if fit.quantile is not None:
+        d.update(k_reverse=None, r_squared_kind="pseudo (Koenker-Machado)")
+    if not fit.paper_performance:
+        d.update(k=None, k_ci=None, k_bounded=None, k_reverse=None)
+    return d
+
+
 def to_jsonable(obj: Any) -> Any:
     """Fits and projections as plain JSON values (infinities and NaN become null)."""
     if isinstance(obj, Fit):
-        d = {k: to_jsonable(v) for k, v in obj.__dict__.items()}
-        d.update(
-            k=to_jsonable(obj.k),
-            k_ci=to_jsonable(obj.k_ci),
-            k_bounded=obj.k_bounded,
-            k_reverse=to_jsonable(obj.k_reverse),
-            significant=obj.significant,
-            direction=DIRECTION,
-        )
-        return d
+        return _fit_json(obj)
     if isinstance(obj, FitSkipped):
         return {**obj.__dict__, "skipped": True}
     if isinstance(obj, Projection):

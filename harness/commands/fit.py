@@ -75,9 +75,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only points published up to that month (e.g. 2020-07, the paper's first version); "
         "points are dated by year, so that year's points are kept",
     )
+    add_fit_kind(parser)
     parser.add_argument("--points", action="store_true", help="list the points of every fit")
     parser.add_argument("--plot", metavar="DIR", help="write PNG and SVG plots to DIR")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def add_fit_kind(parser: argparse.ArgumentParser) -> None:
+    """`--dependent` and `--quantile`: the fits the authors' notebooks make besides the paper's."""
+    parser.add_argument(
+        "--dependent",
+        choices=("inverse-error", "error", "score"),
+        default="inverse-error",
+        help="the quantity regressed on log10 compute (default inverse-error, the paper's "
+        "performance 1/error; error and score = 1 - error as the authors' notebooks also fit "
+        "them); --model polynomial takes its log10, exponential takes it as is. Fits of error or "
+        "score give no k and are not extrapolated",
+    )
+    parser.add_argument(
+        "--quantile",
+        metavar="Q",
+        help="quantile regression at quantile Q in (0, 1) instead of OLS (statsmodels QuantReg, "
+        "as the authors' robustness check, e.g. 0.1): its coefficients, robust 95%% intervals "
+        "and pseudo-R^2; not extrapolated, not with --with-year",
+    )
 
 
 def add_published_from(parser: argparse.ArgumentParser) -> None:
@@ -101,12 +122,37 @@ def _parse_target(text: str) -> float:
     return value
 
 
+def _parse_quantile(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise HarnessError(f"--quantile {text!r} is not a number (use e.g. 0.1)") from None
+    if not 0 < value < 1:
+        raise HarnessError(f"--quantile {text!r} is outside (0, 1) (use e.g. 0.1 or 0.5)")
+    return value
+
+
+def _check_paper_shape(args: argparse.Namespace, quantile: float | None) -> None:
+    """The paper table and the plots show the paper's OLS of 1/error, nothing else."""
+    other = args.dependent != "inverse-error" or quantile is not None
+    for flag, on in (("--paper-table", args.paper_table), ("--plot", args.plot)):
+        if other and on:
+            raise HarnessError(
+                f"{flag} shows the paper's OLS of performance 1/error; "
+                f"leave out --dependent/--quantile, or {flag}"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.analysis.fit_report import FitRequest, fit_report
     from harness.output_files import writable_folder
     from harness.present.fit_plot import write_fit_plots
     from harness.present.fit_text import fit_report_text
 
+    quantile = _parse_quantile(args.quantile)
+    _check_paper_shape(args, quantile)
     if args.paper_table:
         return _paper_table(args)
     targets = tuple(_parse_target(t) for t in args.target) if args.target else None
@@ -125,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         with_year=args.with_year,
         until=args.until,
         burden_conversion=args.burden_conversion,
+        dependent=args.dependent,
+        quantile=quantile,
     )
     report = fit_report(request)
     plots = write_fit_plots(report, args.plot) if args.plot else []
