@@ -24,8 +24,16 @@ INTRO = (
 )
 
 
+def _intro(report: FitReport) -> str:
+    """The estimator named as it was used: OLS, or the quantile regression asked for."""
+    q = getattr(report.request, "quantile", None)
+    if q is None:
+        return INTRO
+    return INTRO.replace("(OLS, 95% CIs)", f"(quantile regression at q = {q:g}, 95% CIs)")
+
+
 def _fit_section(report: FitReport) -> list[str]:
-    lines = [INTRO, ""]
+    lines = [_intro(report), ""]
     lines.append(format_table(fit_rows(report.results), [*FIT_COLUMNS, "verdict"], FIT_HEADERS))
     lines.append("")
     lines += [f"- {note}" for note in report.notes[1:]]

@@ -208,3 +208,20 @@ def test_bad_option_values_are_one_line_errors(extra, message, capsys, tmp_path,
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "plots").exists()
+
+
+def test_the_table_names_the_quantile_estimator():
+    from harness.analysis.fit_report import FitRequest, fit_report
+    from harness.present.fit_text import fit_report_text
+
+    request = FitRequest(
+        benchmark="imagenet",
+        measure="per-pass",
+        model="polynomial",
+        dependent="error",
+        quantile=0.5,
+    )
+    text = fit_report_text(fit_report(request))
+    assert text.startswith("Scaling-law fits (quantile regression at q = 0.5, 95% CIs).")
+    plain = fit_report_text(fit_report(FitRequest(benchmark="imagenet", measure="per-pass")))
+    assert plain.startswith("Scaling-law fits (OLS, 95% CIs).")
