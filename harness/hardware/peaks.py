@@ -217,3 +217,23 @@ def peak_figures(
         "burden_peak_flop_per_s": burden_peak,
         "burden_peak_source": burden_source,
     }
+
+
+def fp32_peak(peak: dict[str, Any], precision: str) -> tuple[float | None, str]:
+    """The device's fp32 datasheet peak (the published burdens' convention), with its source.
+
+    A GPU's comes from processors.csv; a CPU has none, so its measured peak serves when the step
+    ran in fp32 (and there is none otherwise).
+    """
+    if peak.get("device_kind") == "cuda":
+        spec = lookup_processor(peak.get("device_name") or "")
+        value = spec.peak_flop_per_s("fp32") if spec else None
+        if value is not None:
+            return value, f"processors.csv {spec.name} fp32: {spec.source}"
+        return None, f"{peak.get('device_name')!r}: no fp32 datasheet peak"
+    if precision == "fp32":
+        return peak.get("burden_peak_flop_per_s"), peak.get("burden_peak_source") or ""
+    return (
+        None,
+        f"no fp32 peak for a {precision} step on {peak.get('device_kind') or 'this device'}",
+    )

@@ -256,28 +256,6 @@ def timing_section(
     return section
 
 
-def _fp32_peak(peak: dict[str, Any], precision: str) -> tuple[float | None, str]:
-    """The device's fp32 datasheet peak (the published burdens' convention), with its source.
-
-    A GPU's comes from processors.csv; a CPU has none, so its measured peak serves when the step
-    ran in fp32 (and there is none otherwise).
-    """
-    from harness.catalog.processors import lookup_processor
-
-    if peak.get("device_kind") == "cuda":
-        spec = lookup_processor(peak.get("device_name") or "")
-        value = spec.peak_flop_per_s("fp32") if spec else None
-        if value is not None:
-            return value, f"processors.csv {spec.name} fp32: {spec.source}"
-        return None, f"{peak.get('device_name')!r}: no fp32 datasheet peak"
-    if precision == "fp32":
-        return peak.get("burden_peak_flop_per_s"), peak.get("burden_peak_source") or ""
-    return (
-        None,
-        f"no fp32 peak for a {precision} step on {peak.get('device_kind') or 'this device'}",
-    )
-
-
 def burden_section(
     arch: Any,
     config: MeasurementConfig,
@@ -300,7 +278,9 @@ def burden_section(
         train_step_flops=counts.train_step_flops if counts is not None else None,
         window_steps=window_steps,
     )
-    fp32, fp32_source = _fp32_peak(peak, precision)
+    from harness.hardware.peaks import fp32_peak
+
+    fp32, fp32_source = fp32_peak(peak, precision)
     used = PeakUsed(
         flop_per_s=peak["burden_peak_flop_per_s"],
         source=peak["burden_peak_source"],
