@@ -277,6 +277,9 @@ def _run_suite(args: argparse.Namespace) -> int:
 
     suite_name = args.suite
     if args.default_suite:
+        from harness.hardware.driver_check import require_usable_gpus
+
+        require_usable_gpus()  # GPUs torch cannot use: stop, never measure the CPU suite there
         suite_name, why = default_suite()
         print(f"default suite: {suite_name} ({why})", file=sys.stderr)
     suite = load_suite(suite_name)
