@@ -4,10 +4,16 @@ Countries come from the table codecarbon ships (data/private_infra/global_energy
 each country's generation mix and its carbon intensity in gCO2e/kWh, with the data year), read
 directly so codecarbon's tracker is not started just to look a number up. An unknown code is a
 one-line error, because codecarbon itself silently falls back to a world average.
+
+codecarbon is an optional extra: without it the same figures come from a copy of that table
+(data/reference/grid_intensity.csv: code, name, year, gCO2e/kWh, from codecarbon 3.3.2's
+global_energy_mix.json, https://github.com/mlco2/codecarbon, MIT licence), and the figure's
+source says so.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import importlib.util
 import json
@@ -46,20 +52,43 @@ class GridIntensity:
         }
 
 
+COPIED_TABLE = Path(__file__).resolve().parent.parent / "data" / "reference" / "grid_intensity.csv"
+COPIED_FROM = "codecarbon 3.3.2's global_energy_mix.json, copied: codecarbon is not installed"
+
+
 @functools.lru_cache(maxsize=1)
 def _energy_mix() -> dict[str, dict[str, Any]]:
+    """codecarbon's table where codecarbon is installed, else the copy the harness ships."""
     spec = importlib.util.find_spec("codecarbon")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigurationError(
-            "codecarbon is not installed, so there is no country carbon table; "
-            "install codecarbon or give the carbon intensity as a number (kg CO2e/kWh)"
-        )
+        return _copied_energy_mix()
     path = (
         Path(next(iter(spec.submodule_search_locations)))
         / "data/private_infra/global_energy_mix.json"
     )
     with open(path) as f:
         return json.load(f)
+
+
+def _copied_energy_mix() -> dict[str, dict[str, Any]]:
+    with open(COPIED_TABLE, newline="") as f:
+        return {
+            row["iso_code"]: {
+                "country_name": row["country_name"],
+                "year": int(row["year"]),
+                "carbon_intensity": float(row["carbon_intensity_g_per_kwh"]),
+            }
+            for row in csv.DictReader(f)
+        }
+
+
+def _table_source() -> str:
+    if importlib.util.find_spec("codecarbon") is None:
+        return COPIED_FROM
+    try:
+        return f"codecarbon {metadata.version('codecarbon')}, global_energy_mix.json"
+    except metadata.PackageNotFoundError:
+        return "codecarbon ?, global_energy_mix.json"
 
 
 def known_countries() -> list[str]:
@@ -97,16 +126,12 @@ def grid_intensity(country: str | float | GridIntensity = "USA") -> GridIntensit
             f"(ISO 3166-1 alpha-3, one of {len(table)} in codecarbon's table), "
             "or give the intensity as a number in kg CO2e/kWh"
         )
-    try:
-        version = metadata.version("codecarbon")
-    except metadata.PackageNotFoundError:
-        version = "?"
     return GridIntensity(
         kg_co2_per_kwh=float(row["carbon_intensity"]) / 1e3,
         region=code,
         source=(
             f"{row.get('country_name', code)} {row.get('year', '')} grid mix, "
-            f"{row['carbon_intensity']:g} gCO2e/kWh (codecarbon {version}, global_energy_mix.json)"
+            f"{row['carbon_intensity']:g} gCO2e/kWh ({_table_source()})"
         ),
         year=row.get("year"),
     )

@@ -56,7 +56,9 @@ def _energy_sources() -> dict[str, str]:
     else:
         out["rapl"] = "available"
     out["codecarbon"] = (
-        f"installed ({_version('codecarbon')})" if _version("codecarbon") else "not installed"
+        f"installed ({_version('codecarbon')})"
+        if _version("codecarbon")
+        else "not installed (pip install 'dl-cost-harness[codecarbon]')"
     )
     return out
 

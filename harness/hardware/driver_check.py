@@ -171,8 +171,28 @@ def require_usable_gpus(smi: SmiFacts | None = None, torch_facts: TorchFacts | N
         raise DeviceUnavailableError(f"{reason} (refusing to fall back to the CPU suite)")
 
 
-def main() -> int:
-    """`python -m harness.hardware.driver_check`: exit 1 with the reason, else 0 with a summary."""
+def wheel_index_for_driver(smi: SmiFacts | None) -> str | None:
+    """The PyTorch wheel index for an older driver; None where the default wheels run (or no GPU).
+
+    Needs no torch: the Makefile asks before installing one.
+    """
+    if smi is None or not smi.gpus:
+        return None
+    tag = wheel_tag_for(driver_cuda(smi))
+    if tag is None or tag == WHEEL_TAGS[0][0]:
+        return None
+    return WHEEL_INDEX.format(tag=tag)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.hardware.driver_check`: exit 1 with the reason, else 0 with a summary.
+
+    `--wheel-index` prints the wheel index an older driver needs (nothing where PyPI's fits).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--wheel-index"]:
+        print(wheel_index_for_driver(read_smi()) or "")
+        return 0
     try:
         require_usable_gpus()
     except DeviceUnavailableError as exc:

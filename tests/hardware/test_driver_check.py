@@ -120,3 +120,15 @@ def test_default_suite_stops_instead_of_measuring_the_cpu_suite(
     assert len(err.splitlines()) == 1
     assert "built for CUDA 13.0" in err and "whl/cu121" in err
     assert "default suite: smoke" not in err
+
+
+def test_wheel_index_for_the_makefile_needs_no_torch(tmp_path, monkeypatch, capsys):
+    fake_smi(tmp_path, monkeypatch, driver="560.35.03", cuda="12.6")
+    assert driver_check.main(["--wheel-index"]) == 0
+    assert capsys.readouterr().out.strip() == "https://download.pytorch.org/whl/cu126"
+
+
+def test_no_wheel_index_where_the_newest_wheels_run_or_no_gpu(tmp_path, monkeypatch):
+    fake_smi(tmp_path, monkeypatch, driver="580.65.06", cuda="13.0")
+    assert driver_check.wheel_index_for_driver(read_smi()) is None
+    assert driver_check.wheel_index_for_driver(None) is None
