@@ -47,6 +47,7 @@ class MonitorSettings:
     trace: str | Path | PowerTrace | None = None
     rapl_root: str | Path = POWERCAP
     nvml: Any = None  # a stand-in for the pynvml module (tests); None loads the real one
+    cuda: Any = None  # a stand-in for torch.cuda's device properties (tests); None: torch's
 
 
 def make_energy_monitor(
@@ -62,12 +63,14 @@ def make_energy_monitor(
     trace: str | Path | PowerTrace | None = None,
     rapl_root: str | Path = POWERCAP,
     nvml: Any = None,
+    cuda: Any = None,
 ) -> EnergyMonitor:
     """A monitor for `device` ("cpu", "cuda", "cuda:N").
 
     `backends` overrides the choice: the first is the primary measurement, a second one runs
     beside it as the host (e.g. ["nvml", "codecarbon"]). "replay" plays `trace` in real time,
-    looping (benchmarks). `nvml` injects a stand-in for the pynvml module (tests).
+    looping (benchmarks). `nvml` injects a stand-in for the pynvml module and `cuda` one for
+    torch.cuda's device properties (tests).
     """
     kind, index = parse_device(device)
     check_options(country=country, pue=pue, sample_hz=sample_hz, idle_s=idle_s)
@@ -83,6 +86,7 @@ def make_energy_monitor(
         trace=trace,
         rapl_root=rapl_root,
         nvml=nvml,
+        cuda=cuda,
     )
     return compose(kind, names, settings)
 
@@ -152,7 +156,7 @@ def build_backend(name: str, s: MonitorSettings, note: str = "") -> EnergyMonito
     """One backend's monitor, or an `UnavailableMonitor` saying why it cannot run here."""
     try:
         if name == "nvml":
-            return _sampled(NvmlSource((s.cuda_index,), nvml=s.nvml), s)
+            return _sampled(NvmlSource((s.cuda_index,), nvml=s.nvml, cuda=s.cuda), s)
         if name == "rapl":
             return _sampled(RaplSource(s.rapl_root), s)
         if name == "replay":

@@ -210,6 +210,7 @@ def peak_figures(
     return {
         "device_name": info.name,
         "device_kind": info.kind,
+        "device_identity_basis": info.identity_basis,  # pci | uuid | index | unknown (GPUs)
         "datasheet_flop_per_s": sheet,
         "datasheet_source": sheet_source,
         "measured_flop_per_s": measured.flop_per_s if measured else None,
