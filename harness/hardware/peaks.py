@@ -18,7 +18,7 @@ import torch
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError
 from harness.hardware.devices import DeviceInfo, cpu_identity, describe_device, resolve_device
-from harness.hardware.precision import MATMUL_DTYPES
+from harness.hardware.precision import MATMUL_DTYPES, restore_tf32, set_tf32, tf32_state
 from harness.vocab import check_precision_name
 
 CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
@@ -119,8 +119,8 @@ def _cuda_matmul_samples(
     a: torch.Tensor, b: torch.Tensor, dev: torch.device, *, warmup: int, repeats: int, tf32: bool
 ) -> list[float]:
     """Seconds per matmul from CUDA events between back-to-back matmuls, one synchronise."""
-    saved = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+    saved = tf32_state(cudnn=False)
+    set_tf32(tf32, cudnn=False)
     try:
         with torch.cuda.device(dev):
             for _ in range(warmup):
@@ -134,7 +134,7 @@ def _cuda_matmul_samples(
             torch.cuda.synchronize(dev)
             return [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
+        restore_tf32(saved, cudnn=False)
 
 
 def _cpu_matmul_samples(
