@@ -2,8 +2,9 @@
 CUDA device's handle, and the facts every record carries (driver, GPU names, clocks, power limit).
 
 NVML numbers GPUs in its own order and ignores `CUDA_VISIBLE_DEVICES`, so a CUDA device is
-matched through `harness.hardware.identity`: PCI bus id, then UUID, then a safe index. Every reader here returns a value or a reason, never raises:
-a machine without NVIDIA's driver is a normal case.
+matched through `harness.hardware.identity`: PCI bus id, then UUID, then a safe index. Every
+reader here returns a value or a reason, never raises: a machine without NVIDIA's driver is a
+normal case.
 """
 
 from __future__ import annotations
