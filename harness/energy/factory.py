@@ -2,9 +2,9 @@
 
     parse the device -> check the options -> choose backends -> build each -> compose
 
-NVML measures CUDA devices, with the host's CPU/RAM beside it; the CPU is measured by RAPL,
-else estimated by codecarbon. Only bad input raises (an unknown device or country code, a PUE
-below 1); a missing library, GPU or readable file gives a monitor whose windows come back
+NVML measures CUDA devices (amdsmi the AMD GPUs of a ROCm build of torch), with the host's
+CPU/RAM beside it; the CPU is measured by RAPL, else estimated by codecarbon. Only bad input
+raises (an unknown device or country code, a PUE below 1); a missing library, GPU or readable file gives a monitor whose windows come back
 `unavailable` with the reason, so a measurement never fails for want of a power meter.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalog.grid import grid_intensity
+from harness.energy.amd_smi import AmdSmiSource
 from harness.energy.codecarbon_backend import CodecarbonMonitor
 from harness.energy.measurement import DEFAULT_MIN_WINDOW_S
 from harness.energy.monitor import CompositeMonitor, EnergyMonitor, UnavailableMonitor
@@ -30,7 +31,7 @@ from harness.energy.sources import PowerSource, SourceUnavailable
 from harness.errors import ConfigurationError
 from harness.vocab import DEVICE_PATTERN
 
-BACKENDS: tuple[str, ...] = ("nvml", "rapl", "codecarbon", "replay")
+BACKENDS: tuple[str, ...] = ("nvml", "rapl", "codecarbon", "replay", "amdsmi")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class MonitorSettings:
     rapl_root: str | Path = POWERCAP
     nvml: Any = None  # a stand-in for the pynvml module (tests); None loads the real one
     cuda: Any = None  # a stand-in for torch.cuda's device properties (tests); None: torch's
+    amdsmi: Any = None  # a stand-in for the amdsmi module (tests); None loads the real one
 
 
 def make_energy_monitor(
@@ -64,6 +66,7 @@ def make_energy_monitor(
     rapl_root: str | Path = POWERCAP,
     nvml: Any = None,
     cuda: Any = None,
+    amdsmi: Any = None,
 ) -> EnergyMonitor:
     """A monitor for `device` ("cpu", "cuda", "cuda:N").
 
@@ -87,6 +90,7 @@ def make_energy_monitor(
         rapl_root=rapl_root,
         nvml=nvml,
         cuda=cuda,
+        amdsmi=amdsmi,
     )
     return compose(kind, names, settings)
 
@@ -140,8 +144,15 @@ def compose(kind: str, names: Sequence[str], s: MonitorSettings) -> EnergyMonito
         monitors = [build_backend(n, s) for n in names]
         return monitors[0] if len(monitors) == 1 else CompositeMonitor(monitors[0], monitors[1])
     if kind == "cuda":
-        return CompositeMonitor(build_backend("nvml", s), cpu_monitor(s))
+        gpu = "amdsmi" if rocm() else "nvml"
+        return CompositeMonitor(build_backend(gpu, s), cpu_monitor(s))
     return cpu_monitor(s)
+
+
+def rocm() -> bool:
+    """torch is a ROCm build (`torch.version.hip` set): its cuda:N devices are AMD GPUs."""
+    torch = sys.modules.get("torch")  # never import torch just for this
+    return torch is not None and getattr(getattr(torch, "version", None), "hip", None) is not None
 
 
 def cpu_monitor(s: MonitorSettings) -> EnergyMonitor:
@@ -157,6 +168,8 @@ def build_backend(name: str, s: MonitorSettings, note: str = "") -> EnergyMonito
     try:
         if name == "nvml":
             return _sampled(NvmlSource((s.cuda_index,), nvml=s.nvml, cuda=s.cuda), s)
+        if name == "amdsmi":
+            return _sampled(AmdSmiSource((s.cuda_index,), lib=s.amdsmi, cuda=s.cuda), s)
         if name == "rapl":
             return _sampled(RaplSource(s.rapl_root), s)
         if name == "replay":

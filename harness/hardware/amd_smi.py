@@ -4,7 +4,8 @@ without amdsmi is a normal case, so readers return a value or a reason.
 
 API: https://rocm.docs.amd.com/projects/amdsmi/en/latest/ (Python bindings of the C library:
 `amdsmi_get_processor_handles`, `amdsmi_get_gpu_device_bdf`, `amdsmi_get_gpu_device_uuid`,
-`amdsmi_get_energy_count` = accumulator x `counter_resolution` microjoules, `amdsmi_get_power_info`).
+`amdsmi_get_energy_count` = accumulator x `counter_resolution` microjoules,
+`amdsmi_get_power_info`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class AmdSmiLocator:
 
     def by_pci(self, bus_id: str) -> Any:
         for h in self.handles:
-            if str(self.lib.amdsmi_get_gpu_device_bdf(h)).upper() == bus_id.upper():
+            if identity.same_bus(str(self.lib.amdsmi_get_gpu_device_bdf(h)), bus_id):
                 return h
         raise LookupError(f"no amdsmi GPU on PCI bus {bus_id}")
 

@@ -73,6 +73,17 @@ def pci_bus_id(props: Any) -> str | None:
         return None
 
 
+def same_bus(a: str, b: str) -> bool:
+    """Two PCI addresses name the same slot, whatever the domain's width ("0000:" for amdsmi,
+    "00000000:" for NVML) and the hex digits' case."""
+    try:
+        return [int(x, 16) for x in re.split(r"[:.]", a)] == [
+            int(x, 16) for x in re.split(r"[:.]", b)
+        ]
+    except ValueError:
+        return False
+
+
 def device_uuid(props: Any) -> tuple[str, bool] | None:
     """(bare lower-case UUID, is a MIG instance) from torch's properties; None when there is none.
 
