@@ -4,8 +4,9 @@
 
 NVML measures CUDA devices (amdsmi the AMD GPUs of a ROCm build of torch), with the host's
 CPU/RAM beside it; the CPU is measured by RAPL, else estimated by codecarbon. Only bad input
-raises (an unknown device or country code, a PUE below 1); a missing library, GPU or readable file gives a monitor whose windows come back
-`unavailable` with the reason, so a measurement never fails for want of a power meter.
+raises (an unknown device or country code, a PUE below 1); a missing library, GPU or readable
+file gives a monitor whose windows come back `unavailable` with the reason, so a measurement
+never fails for want of a power meter.
 """
 
 from __future__ import annotations
