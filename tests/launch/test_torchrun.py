@@ -282,3 +282,13 @@ def test_collective_timeout_exceeds_a_ranks_cool_down_and_baseline(monkeypatch):
     t = process_group_timeout_s(30.0, "cuda", gpu)
     assert t >= 2 * (gpu.cooldown_max_s + idle + HOST_PROBE_S) and t > gpu.cooldown_max_s + idle
     assert process_group_timeout_s(900.0, "cuda", gpu) == 900.0  # a longer request stands
+
+
+def test_gathered_record_names_the_ranks_that_ended_throttled(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path))
+    path = _model_file(tmp_path)
+    config = MeasurementConfig(f"{path}:net", batch_size=4, input_shape=(1, 3, 8, 8), world_size=2)
+    hot = _rank(1, 0.2, 0.15, 30.0, "h/gpu1")
+    hot["energy"] = {**hot["energy"], "throttled_at_end": ["cuda:1: hw_thermal_slowdown"]}
+    rec = aggregate(config, [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), hot], None, backend="gloo")
+    assert rec.energy["throttled_at_end"] == ["rank 1: cuda:1: hw_thermal_slowdown"]
