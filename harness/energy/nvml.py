@@ -20,7 +20,14 @@ from typing import Any
 
 from harness.energy.measurement import PowerSample
 from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
-from harness.hardware.nvml import NvmlUnavailable, error_text, identify_cuda_device, start, text
+from harness.hardware.nvml import (
+    NvmlUnavailable,
+    clock_state,
+    error_text,
+    identify_cuda_device,
+    start,
+    text,
+)
 from harness.vocab import NVML_COUNTER, NVML_SAMPLED
 
 _VALUE_FIELDS = {
@@ -126,6 +133,9 @@ class NvmlSource(PowerSource):
             temperature_c=temp,
             utilization_pct=util,
         )
+
+    def state(self, device: str) -> dict[str, Any]:
+        return clock_state(self.nvml, self._handles[device])
 
     def synchronize(self) -> None:
         torch = sys.modules.get("torch")  # never import torch (or start CUDA) just for this

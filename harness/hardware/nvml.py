@@ -196,3 +196,102 @@ def availability() -> str:
         return f"unavailable: {exc}"
     except Exception as exc:
         return f"unavailable: {error_text(exc)}"
+
+
+# --------------------------------------------------------------------------------------------
+# A GPU's thermal and clock state, and how many GPUs share the host
+# --------------------------------------------------------------------------------------------
+
+# The bits of nvmlDeviceGetCurrentClocksEventReasons (formerly ...ClocksThrottleReasons), as
+# nvml.h defines them: https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html
+CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
+    (0x001, "gpu_idle"),
+    (0x002, "applications_clocks_setting"),
+    (0x004, "sw_power_cap"),
+    (0x008, "hw_slowdown"),
+    (0x010, "sync_boost"),
+    (0x020, "sw_thermal_slowdown"),
+    (0x040, "hw_thermal_slowdown"),
+    (0x080, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+)
+# The reasons that mean the clocks were held down by power or heat, not by idling or settings.
+POWER_OR_THERMAL_REASONS = frozenset(
+    {
+        "sw_power_cap",
+        "hw_slowdown",
+        "sw_thermal_slowdown",
+        "hw_thermal_slowdown",
+        "hw_power_brake_slowdown",
+    }
+)
+
+
+def decode_clock_event_reasons(mask: int) -> tuple[str, ...]:
+    """The names of the bits set in a clock-event mask; an unknown bit is named by its value."""
+    names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
+    known = sum(bit for bit, _ in CLOCK_EVENT_REASONS)
+    rest = mask & ~known
+    bit = 1
+    while rest:
+        if rest & bit:
+            names.append(f"unknown_{bit:#x}")
+            rest &= ~bit
+        bit <<= 1
+    return tuple(names)
+
+
+def clock_event_mask(nvml: Any, handle: Any) -> int | None:
+    """Why the clocks are below their maximum now, as NVML's bitmask (None where unsupported).
+
+    NVML 12.x names it `nvmlDeviceGetCurrentClocksEventReasons`; older bindings only have
+    `nvmlDeviceGetCurrentClocksThrottleReasons`.
+    """
+    for name in (
+        "nvmlDeviceGetCurrentClocksEventReasons",
+        "nvmlDeviceGetCurrentClocksThrottleReasons",
+    ):
+        fn = getattr(nvml, name, None)
+        if fn is None:
+            continue
+        try:
+            return int(fn(handle))
+        except Exception:
+            return None
+    return None
+
+
+def temperature_c(nvml: Any, handle: Any) -> float | None:
+    """The GPU die temperature in degrees C (None where it cannot be read)."""
+    try:
+        return float(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+    except Exception:
+        return None
+
+
+def sm_clock_mhz(nvml: Any, handle: Any) -> float | None:
+    """The SM clock now, in MHz (None where it cannot be read)."""
+    try:
+        return float(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM))
+    except Exception:
+        return None
+
+
+def clock_state(nvml: Any, handle: Any) -> dict[str, Any]:
+    """Temperature, SM clock and the clock-event reasons of one GPU now (None where unread)."""
+    mask = clock_event_mask(nvml, handle)
+    return {
+        "temperature_c": temperature_c(nvml, handle),
+        "sm_clock_mhz": sm_clock_mhz(nvml, handle),
+        "clock_event_mask": mask,
+        "clock_event_reasons": list(decode_clock_event_reasons(mask)) if mask is not None else None,
+    }
+
+
+def device_count(nvml: Any = None) -> int | None:
+    """How many GPUs NVML sees on this host (None without NVML)."""
+    try:
+        with session(nvml) as lib:
+            return int(lib.nvmlDeviceGetCount())
+    except Exception:
+        return None

@@ -25,6 +25,22 @@ from harness.pipeline.record import Measurement
 
 
 DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
+# codecarbon's first task probes the hardware for about this long (harness.energy.codecarbon_backend)
+HOST_PROBE_S = 2.0
+
+
+def process_group_timeout_s(requested_s: float, device_kind: str, options: Any) -> float:
+    """The collective timeout: at least twice the longest a rank can spend before its first
+    collective of a timed measurement (the GPU cool-down, the idle baseline, the host probe).
+
+    Each rank cools its own GPU and takes its own baseline inside `measure()`, before DDP's
+    first broadcast; a rank whose GPU is slow to cool must not trip the others' timeout.
+    """
+    from harness.energy.factory import MonitorSettings
+
+    cooldown = options.cooldown_max_s if device_kind == "cuda" and options.energy else 0.0
+    before_first_collective = cooldown + MonitorSettings().idle_s + HOST_PROBE_S
+    return max(float(requested_s), 2.0 * before_first_collective)
 
 
 def check_backend(backend: str | None, device: str) -> str:
@@ -189,14 +205,16 @@ def measure_rank(
     backend = check_backend(backend, device)
     if gpu is not None:
         torch.cuda.set_device(gpu)
+    # ranks must agree on the batch: an out-of-memory is an error here, not a retry
+    quiet = MeasureOptions(
+        device=device, count=False, energy=False, matmul_peak=False, cost=False, retry_oom=False
+    )
+    timed_options = replace(quiet, energy=True)
+    timeout_s = process_group_timeout_s(timeout_s, config.device_kind, timed_options)
     dist.init_process_group(backend, timeout=dt.timedelta(seconds=timeout_s))
     try:
         _check_same_config(dist, config, rank, world)
         arch = config.resolve_architecture()
-        # ranks must agree on the batch: an out-of-memory is an error here, not a retry
-        quiet = MeasureOptions(
-            device=device, count=False, energy=False, matmul_peak=False, cost=False, retry_oom=False
-        )
         base = None
         plan: list[Any] = [config.min_steps]
         if baseline and rank == 0:
@@ -206,7 +224,7 @@ def measure_rank(
             plan[0] = max(config.min_steps, math.ceil(config.min_seconds / base.timing["median_s"]))
         dist.broadcast_object_list(plan, src=0)
         with_ddp, without_comm = _ddp_wrappers(device, gpu)
-        timed = replace(quiet, exact_steps=int(plan[0]), energy=True, wrap_model=with_ddp)
+        timed = replace(timed_options, exact_steps=int(plan[0]), wrap_model=with_ddp)
         with_comm = _ok(measure(config, options=timed, architecture=arch), "DDP step")
         untimed = replace(timed, energy=False, wrap_model=without_comm)
         no_comm = _ok(measure(config, options=untimed, architecture=arch), "DDP step, no comm")

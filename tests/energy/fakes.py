@@ -56,7 +56,17 @@ class FakeNvml:
     NVMLError = NvmlError
 
     def __init__(
-        self, trace, clock, *, lost_after=None, counter=True, instant=True, init_error=False
+        self,
+        trace,
+        clock,
+        *,
+        lost_after=None,
+        counter=True,
+        instant=True,
+        init_error=False,
+        clock_events=lambda t: 0,
+        temperature=lambda t: 55,
+        count=1,
     ):
         self.source = ReplaySource(trace)
         self.clock = clock
@@ -64,6 +74,9 @@ class FakeNvml:
         self.counter = counter
         self.instant = instant
         self.init_error = init_error
+        self.clock_events = clock_events  # virtual time -> the clock-event bitmask
+        self.temperature = temperature  # virtual time -> degrees C
+        self.count = count
         self.calls: list[str] = []
 
     def _now(self):
@@ -80,7 +93,7 @@ class FakeNvml:
         pass
 
     def nvmlDeviceGetCount(self):
-        return 1
+        return self.count
 
     def nvmlDeviceGetHandleByIndex(self, i):
         return i
@@ -124,7 +137,11 @@ class FakeNvml:
 
     def nvmlDeviceGetTemperature(self, h, sensor):
         self._now()
-        return 55
+        return self.temperature(self.clock.now())
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h):
+        self._now()
+        return self.clock_events(self.clock.now())
 
     def nvmlDeviceGetUtilizationRates(self, h):
         self._now()
