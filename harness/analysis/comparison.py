@@ -7,23 +7,26 @@ recipe of the first zoo entry that has one, and the output says so.
 
 Where it sits on the regression: the paper's polynomial fit over the benchmark's published points
 gives the compute the trend needs to reach the architecture's error, C_trend = 10^((log10(1/e) -
-a) / b), with a 95% interval (Fieller); the ratio C_used / C_trend < 1 means it reaches that
-error with less compute than the trend predicts.
+a) / b), with two bands: the line's 95% confidence band (where the trend is) and the 95%
+prediction interval for a new network (where a network of that error falls); the verdict reads
+the second only, and only for a significant fit (`harness.analysis.trend_position`). Tiny
+variants and runs at a size other than the published metric's are never placed on the trend.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.analysis.trend_position import TrendPosition, not_placed, position
 from harness.arch.registry import get, list_architectures
 from harness.arch.spec import Architecture, ReferenceMetric
 from harness.errors import ConfigurationError, HarnessError
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.pipeline.summary import CLAIMED_CITATION
 
 METRIC_OF = {
     "imagenet": "top1_acc",
@@ -33,32 +36,6 @@ METRIC_OF = {
     "wmt14_en_fr": "bleu",
     "wmt14_en_de": "bleu",
 }
-
-
-@dataclass(frozen=True)
-class TrendPosition:
-    """Where one measured architecture sits relative to the paper's fitted trend."""
-
-    architecture: str
-    measure: str  # "per-pass" or "burden"
-    error: float
-    compute_used_flop: float
-    compute_at_trend_flop: float
-    trend_low_flop: float
-    trend_high_flop: float
-    fit: str  # "k=9.7 (n=34, R2=0.63, published imagenet points)"
-
-    @property
-    def ratio(self) -> float:
-        return self.compute_used_flop / self.compute_at_trend_flop
-
-    def verdict(self) -> str:
-        r = self.ratio
-        inside = self.trend_low_flop <= self.compute_used_flop <= self.trend_high_flop
-        side = "less" if r < 1 else "more"
-        times = 1 / r if r < 1 else r
-        band = "within the fit's 95% band" if inside else "outside the fit's 95% band"
-        return f"uses {times:.3g}x {side} compute than the trend needs for this error ({band})"
 
 
 @dataclass(frozen=True)
@@ -77,7 +54,12 @@ class Comparison:
             "new": self.new.to_dict(),
             "zoo": [r.to_dict() for r in self.zoo],
             "positions": [
-                {**dataclasses.asdict(p), "ratio": p.ratio, "verdict": p.verdict()}
+                {
+                    **dataclasses.asdict(p),
+                    "ratio": p.ratio,
+                    "place": p.place,
+                    "verdict": p.verdict(),
+                }
                 for p in self.positions
             ],
             "notes": list(self.notes),
@@ -108,11 +90,6 @@ def compare(
     bench = benchmark or new_arch.benchmark or get(zoo_names[0]).benchmark
     notes: list[str] = []
     new_arch = _lend_recipe(new_arch, zoo_names, bench, claimed_metric, notes)
-    if new_config.tiny:
-        notes.append(
-            "tiny variants: the figures exercise the pipeline; they are not the published "
-            "networks', so they are not placed on the paper's trend"
-        )
 
     with ResultStore(db) as store:
         configs = [make_config(n) for n in zoo_names]
@@ -175,7 +152,7 @@ def _lend_recipe(
             raise ConfigurationError(f"--metric must be a percentage in (0, 100), got {claimed}")
         metric = METRIC_OF.get(bench or "", "metric")
         changes["reference"] = ReferenceMetric(
-            metric, claimed, citation="claimed by the user (--metric)"
+            metric, claimed, citation=CLAIMED_CITATION, claimed=True
         )
     return dataclasses.replace(arch, **changes) if changes else arch
 
@@ -187,6 +164,13 @@ def _trend_positions(
     from harness.analysis.fit import fit
 
     published = published_points(bench, published_from)
+    placed = []
+    for r in records:
+        why = not_placed(r)
+        if why:
+            notes.append(f"not placed on the paper's trend: {why}")
+        else:
+            placed.append(r)
     out: list[TrendPosition] = []
     for measure in ("per-pass", "burden"):
         try:
@@ -195,32 +179,12 @@ def _trend_positions(
             notes.append(f"no {measure} trend for {bench}: {exc}")
             continue
         if not f.significant:
-            notes.append(f"the {bench} {measure} fit is {f.verdict}: read its position with care")
-        desc = f"k={f.k:.3g} (n={f.n}, R2={f.r_squared:.2f}, published {bench} points)"
-        for r in records:
-            value = r.architecture.get("reference_value")
-            used = _compute_used(r, measure)
-            if not r.ok or value is None or used is None or r.config.get("tiny"):
-                continue
-            error = 1 - float(value) / 100
-            x0, lo, hi = f.log10_compute_for(error)
-            out.append(
-                TrendPosition(
-                    architecture=r.config["architecture"],
-                    measure=measure,
-                    error=error,
-                    compute_used_flop=used,
-                    compute_at_trend_flop=10**x0,
-                    trend_low_flop=10**lo if math.isfinite(lo) else 0.0,
-                    trend_high_flop=10**hi if math.isfinite(hi) else math.inf,
-                    fit=desc,
-                )
+            notes.append(
+                f"the {bench} {measure} fit is {f.verdict}: its positions carry no verdict"
             )
+        desc = (
+            f"k={f.k:.3g} (n={f.n}, R2={f.r_squared:.2f}, p={f.p_value:.2g}, "
+            f"published {bench} points)"
+        )
+        out += [p for p in (position(r, f, desc) for r in placed) if p is not None]
     return out
-
-
-def _compute_used(r: Measurement, measure: str) -> float | None:
-    if measure == "per-pass":
-        macs = r.counts.get("forward_macs_per_example")
-        return 2.0 * macs if macs else None
-    return r.burden.get("burden_per_run_flop") or None
