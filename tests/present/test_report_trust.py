@@ -1,0 +1,75 @@
+"""The report says what a reader must not take at face value: the size each row ran at, a
+claimed metric, a noisy timing; a run at another size is not drawn on the trend."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.record import Measurement
+from harness.pipeline.summary import CLAIMED_CITATION
+from harness.present.report import write_report
+from harness.present.report_figures import plotted_rows
+from harness.present.rows import report_row
+from harness.sweep.store import ResultStore
+
+
+def _record(name: str, *, size: int | None = None, claimed: bool = False, iqr: float = 0.02):
+    arch = {
+        "name": name,
+        "benchmark": "imagenet",
+        "reference_metric": "top1_acc",
+        "reference_value": 78.0 if claimed else 76.13,
+        "reference_citation": CLAIMED_CITATION if claimed else "torchvision",
+        "reference_claimed": claimed,
+        "size_kind": "resolution",
+        "default_size": 224,
+    }
+    config = MeasurementConfig(name, batch_size=2, device="cpu", size=size)
+    return Measurement.create(
+        config,
+        architecture=arch,
+        counts={"forward_macs_per_example": 4.1e9 * ((size or 224) / 224) ** 2},
+        timing={
+            "size": size or 224,
+            "median_s": 0.5,
+            "iqr_s": 0.5 * iqr,
+            "noisy": iqr > 0.1,
+            "batch_size": 2,
+            "peak": {"device_name": "Test CPU", "device_kind": "cpu"},
+        },
+        burden={"burden_per_run_flop": 1e18},
+    )
+
+
+RECORDS = [
+    _record("resnet50"),
+    _record("resnet101", size=96),
+    _record("my_net", claimed=True, iqr=0.96),
+]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trust")
+    with ResultStore(tmp / "r.sqlite") as db:
+        db.put_many(RECORDS)
+    paths = write_report(tmp / "r.sqlite", tmp / "out", include_published=False)
+    return paths.markdown.read_text()
+
+
+def test_every_row_carries_its_size_and_an_other_size_is_named(page):
+    assert "size (px / tokens)" in page and "224 px" in page
+    assert "96 px (published 224)" in page
+    assert "not placed on the paper's trend: resnet101 @96" in page
+
+
+def test_a_claimed_metric_and_a_noisy_timing_are_marked(page):
+    assert "78 (claimed)" in page and "CLAIMED by the user" in page
+    assert "96% NOISY" in page and "--min-seconds" in page
+
+
+def test_a_run_at_another_size_is_not_drawn_on_the_trend():
+    rows = [report_row(r) for r in RECORDS]
+    shown = {r["architecture"] for r in plotted_rows(rows, "per_pass_flops")}
+    assert shown == {"resnet50", "my_net"}
