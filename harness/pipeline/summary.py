@@ -152,6 +152,22 @@ NOISY_ADVICE = (
 )
 
 
+def trust_notes(record: Measurement) -> list[str]:
+    """What a reader of one record's figures must not miss: the size it ran at when that is not
+    the published metric's, a claimed metric, and a noisy timing with what to do about it."""
+    notes = []
+    if off_published_size(record) and not record.config.get("tiny"):
+        notes.append(
+            f"size:       {size_text(record)}: not the size of the published metric, so not a "
+            "point on the paper's trend"
+        )
+    if metric_claimed(record):
+        notes.append(f"metric:     {metric_text(record)}: given by the user, not published")
+    if record.timing_view.noisy:
+        notes.append(f"noisy:      timing spread {noisy_text(record)}; {NOISY_ADVICE}")
+    return notes
+
+
 def figure_rows(record: Measurement) -> list[dict[str, Any]]:
     """figure / value / unit rows for one record."""
     h = headline(record)
