@@ -16,6 +16,7 @@ variants and runs at a size other than the published metric's are never placed o
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,8 +79,13 @@ def compare(
     force: bool = False,
     echo: Callable[[str], None] = print,
     published_from: str | None = None,
+    ask_above_s: float | None = None,
+    first_notes: Sequence[str] = (),
 ) -> Comparison:
-    """Measure `name` and the zoo entries it is compared with; place all on the paper's trend."""
+    """Measure `name` and the zoo entries it is compared with; place all on the paper's trend.
+
+    The estimated run time is echoed first; above `ask_above_s` nothing starts (a one-line
+    ConfigurationError saying how to go ahead), so a script never waits on a prompt."""
     from harness.pipeline.measure import measure
     from harness.sweep.loop import run_sweep
     from harness.sweep.store import ResultStore
@@ -91,8 +97,10 @@ def compare(
     notes: list[str] = []
     new_arch = _lend_recipe(new_arch, zoo_names, bench, claimed_metric, notes)
 
+    notes += list(first_notes)
     with ResultStore(db) as store:
         configs = [make_config(n) for n in zoo_names]
+        _check_time(configs, new_config, new_arch, store, force, ask_above_s, echo)
         echo(
             f"measuring {len(configs)} zoo entries (cached rows are reused): {', '.join(zoo_names)}"
         )
@@ -103,6 +111,31 @@ def compare(
         store.put(new, overwrite=True)
     positions = _trend_positions([new, *zoo], bench, notes, published_from) if bench else ()
     return Comparison(new, zoo, bench, tuple(positions), tuple(notes))
+
+
+def _check_time(
+    configs: Sequence[MeasurementConfig],
+    new_config: MeasurementConfig,
+    new_arch: Architecture,
+    store: Any,
+    force: bool,
+    ask_above_s: float | None,
+    echo: Callable[[str], None],
+) -> None:
+    """Echo the estimated time of the runs to do; refuse to start one too long to ask for."""
+    from harness.analysis.run_estimate import estimate
+
+    cached = set()
+    if not force:
+        cached = {c.key() for c in configs if (r := store.get(c.key())) is not None and r.ok}
+    pairs = [(c, get(c.architecture)) for c in configs] + [(new_config, new_arch)]
+    guess = estimate(pairs, cached, store.load(status="ok"))
+    echo(guess.line())
+    if ask_above_s is not None and guess.seconds > ask_above_s:
+        raise ConfigurationError(
+            f"this comparison would take {guess.line().split(': ', 1)[1]}; add --yes to run "
+            "it, or shorten it (--max 2, --tiny)"
+        )
 
 
 def _choose_zoo(
@@ -119,12 +152,27 @@ def _choose_zoo(
         )
     if limit < 1:
         raise ConfigurationError(f"--max must be at least 1, got {limit}")
-    pool = [a for a in list_architectures(benchmark=bench, tag="paper") if a.name != new_arch.name]
-    if not pool:
-        pool = [a for a in list_architectures(benchmark=bench) if a.name != new_arch.name]
-    if not pool:
-        raise ConfigurationError(f"no zoo architectures for benchmark {bench!r}")
-    return [a.name for a in pool[:limit]]
+    for tag in ("compare", "paper", None):  # the chosen few, the paper's networks, any
+        pool = [a for a in list_architectures(benchmark=bench, tag=tag) if a.name != new_arch.name]
+        if pool:
+            return [a.name for a in spanning(pool, limit)]
+    raise ConfigurationError(f"no zoo architectures for benchmark {bench!r}")
+
+
+def spanning(pool: Sequence[Architecture], limit: int) -> list[Architecture]:
+    """At most `limit` networks spread evenly over log10 of their published compute (cheapest
+    and dearest included), so a default comparison spans the trend; unknown compute last."""
+    known = sorted((a for a in pool if a.published_gmacs), key=lambda a: a.published_gmacs)
+    rest = [a for a in pool if not a.published_gmacs]
+    if len(known) <= limit:
+        return (known + rest)[:limit]
+    logs = [math.log10(a.published_gmacs) for a in known]
+    chosen: list[int] = []
+    for i in range(limit):
+        target = logs[0] + (logs[-1] - logs[0]) * i / max(limit - 1, 1)
+        free = [j for j in range(len(known)) if j not in chosen]
+        chosen.append(min(free, key=lambda j: abs(logs[j] - target)))
+    return [known[j] for j in sorted(chosen)]
 
 
 def _lend_recipe(
@@ -164,13 +212,20 @@ def _trend_positions(
     from harness.analysis.fit import fit
 
     published = published_points(bench, published_from)
-    placed = []
+    placed, tiny = [], []
     for r in records:
         why = not_placed(r)
-        if why:
+        if r.config.get("tiny"):
+            tiny.append(str(r.config.get("architecture")))
+        elif why:
             notes.append(f"not placed on the paper's trend: {why}")
         else:
             placed.append(r)
+    if tiny:
+        notes.append(
+            "not placed on the paper's trend (tiny variants, not the published networks): "
+            + ", ".join(tiny)
+        )
     out: list[TrendPosition] = []
     for measure in ("per-pass", "burden"):
         try:
