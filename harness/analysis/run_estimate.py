@@ -38,7 +38,10 @@ class RunEstimate:
 
     def line(self) -> str:
         cached = f", {self.cached} reused from the database" if self.cached else ""
-        return f"estimated time: about {_duration(self.seconds)} for {self.runs} run(s){cached} ({self.basis})"
+        return (
+            f"estimated time: about {_duration(self.seconds)} for {self.runs} run(s){cached} "
+            f"({self.basis})"
+        )
 
 
 def _duration(seconds: float) -> str:

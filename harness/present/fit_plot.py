@@ -41,7 +41,8 @@ def plot_fit(
     source: str | None = None,
 ) -> list[str]:
     """Log-log scatter of performance (1/error) against compute with each fitted curve, its
-    line's 95% confidence band and the 95% prediction interval for a new network; published points filled, flagged hollow, measured marked with crosses.
+    line's 95% confidence band and the 95% prediction interval for a new network; published
+    points filled, flagged hollow, measured marked with crosses.
     Writes path_stem + .png and .svg and returns the two paths; `source` names the file the
     measured points came from, for the footer."""
     from matplotlib.figure import Figure

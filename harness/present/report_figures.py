@@ -184,7 +184,8 @@ def scaling_figure(
     benchmark: str, rows: list[dict], published: Any, fits: dict, stem: Path
 ) -> list[Path]:
     """Performance (1/error) against per-pass compute and against hardware burden, one panel
-    each: published points, the paper's polynomial fit with its 95% band, measured points."""
+    each: published points, the paper's polynomial fit with the line's 95% confidence band and
+    the 95% prediction interval for a new network, measured points."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 5.2))

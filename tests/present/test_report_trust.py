@@ -73,3 +73,22 @@ def test_a_run_at_another_size_is_not_drawn_on_the_trend():
     rows = [report_row(r) for r in RECORDS]
     shown = {r["architecture"] for r in plotted_rows(rows, "per_pass_flops")}
     assert shown == {"resnet50", "my_net"}
+
+
+def test_figures_draw_both_bands_each_labelled():
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from harness.analysis.authors_fit import published_points
+    from harness.analysis.fit import fit
+    from harness.present.report_figures import draw_bands
+
+    f = fit(published_points("imagenet", None), "imagenet", "per-pass")
+    ax = Figure().subplots()
+    xs = np.linspace(8.5, 11.5, 20)
+    draw_bands(ax, f, xs, "C2", log_y=True)
+    (line, new) = ax.collections
+    assert "confidence band of the line" in line.get_label()
+    assert "prediction interval for a new network" in new.get_label()
+    height = [np.ptp(c.get_paths()[0].vertices[:, 1]) for c in (line, new)]
+    assert height[1] > height[0]  # the prediction interval is the wider
