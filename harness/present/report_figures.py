@@ -76,7 +76,8 @@ def _published_panel(ax: Any, published: Any, benchmark: str, measure: str) -> A
 
 
 def _measured_panel(ax: Any, pts_m: list[dict], column: str) -> list[float]:
-    """The measured rows with this compute (tiny variants apart); their full-size compute."""
+    """The measured rows with this compute (tiny variants apart), a burden with the range of its
+    timing spread (burden x (1 -+ IQR / 2 / median)); their full-size compute."""
     xs: list[float] = []
     for tiny, style in ((False, _MEASURED), (True, _MEASURED_TINY)):
         sel = [r for r in pts_m if bool(r["tiny"]) == tiny]
@@ -84,6 +85,10 @@ def _measured_panel(ax: Any, pts_m: list[dict], column: str) -> list[float]:
             continue
         xy = [(r[column], 1 / r["ref_error"]) for r in sel]
         ax.scatter(*zip(*xy, strict=True), zorder=3, **style)
+        if column == "burden_per_run_flop":  # a timed burden: the timing spread as a range
+            spread = [(r["iqr_pct"] or 0.0) / 200 * r[column] for r in sel]
+            x, y = zip(*xy, strict=True)
+            ax.errorbar(x, y, xerr=spread, fmt="none", ecolor="C3", elinewidth=0.8, zorder=2)
         for r, point in zip(sel, xy, strict=True):
             text = r["label"] + (" (claimed)" if r["reference_claimed"] else "")
             ax.annotate(text, point, xytext=(3, 3), textcoords="offset points", size=6)

@@ -92,3 +92,18 @@ def test_figures_draw_both_bands_each_labelled():
     assert "prediction interval for a new network" in new.get_label()
     height = [np.ptp(c.get_paths()[0].vertices[:, 1]) for c in (line, new)]
     assert height[1] > height[0]  # the prediction interval is the wider
+
+
+def test_a_timed_burden_is_drawn_with_the_range_of_its_timing_spread():
+    import numpy as np
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    from harness.present.report_figures import _measured_panel
+
+    rows = [report_row(r) for r in RECORDS]
+    ax = Figure().subplots()
+    _measured_panel(ax, plotted_rows(rows, "burden_per_run_flop"), "burden_per_run_flop")
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    widths = sorted(np.ptp(seg[:, 0]) for c in bars for seg in c.get_segments())
+    assert widths == pytest.approx(sorted([1e18 * 0.02, 1e18 * 0.96]))  # IQR x burden
