@@ -3,10 +3,11 @@
 Two bands, two questions (see `harness.analysis.fit`):
 
 * the line's 95% CONFIDENCE band (Fieller) says where the trend line is. Most published networks
-  lie outside it, so being outside it is no finding;
+  lie outside it (22 of the 34 ImageNet per-pass points), so being outside it is no finding;
 * the 95% PREDICTION interval for a new network adds the scatter of networks about the line:
-  the compute range in which a network of this error falls 95% of the time. Only a network
-  whose compute lies wholly below (or above) it is cheaper (dearer) than the ordinary scatter.
+  the compute range in which a network of this error falls 95% of the time (33 of the 34).
+  Only a network whose compute lies wholly below (or above) it is cheaper (dearer) than the
+  ordinary scatter.
 
 The network's own compute is uncertain too: a hardware burden is a step time (median, spread
 IQR) times a peak rate, so its range is burden x (1 -+ IQR / 2 / median); on a CPU the peak is a

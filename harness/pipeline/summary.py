@@ -63,7 +63,8 @@ def noisy_text(record: Measurement) -> str | None:
     t = record.timing_view
     if t.iqr_ratio is None:
         return None
-    return f"{100 * t.iqr_ratio:.2g}%" + (" NOISY" if t.noisy else "")
+    pct = 100 * t.iqr_ratio
+    return (f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%") + (" NOISY" if t.noisy else "")
 
 
 def headline(record: Measurement) -> dict[str, Any]:
@@ -187,12 +188,11 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     heads = [headline(r) for r in records]
     names = [_column_name(h) for h in heads]
     rows = []
+    spread = ("spread_text", "timing spread", "IQR % of median; NOISY > 10%")
     shown = (
         ("reference_text", "reference metric", "%"),
         ("size_text", "input size", "resolution / sequence"),
-        *FIGURES[:5],
-        ("spread_text", "timing spread", "IQR % of median; NOISY > 10%"),
-        *FIGURES[6:],
+        *(spread if key == "iqr_pct" else (key, label, unit) for key, label, unit in FIGURES),
     )
     for key, label, unit in shown:
         row: dict[str, Any] = {"figure": label, "unit": unit}
