@@ -133,8 +133,8 @@ def _check_time(
     echo(guess.line())
     if ask_above_s is not None and guess.seconds > ask_above_s:
         raise ConfigurationError(
-            f"this comparison would take {guess.line().split(': ', 1)[1]}; add --yes to run "
-            "it, or shorten it (--max 2, --tiny)"
+            f"this comparison would take about {guess.duration} (estimate above); add --yes "
+            "to run it, or shorten it (--max 2; on a CPU, leave out --full)"
         )
 
 

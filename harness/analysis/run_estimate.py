@@ -36,11 +36,14 @@ class RunEstimate:
     cached: int
     basis: str
 
+    @property
+    def duration(self) -> str:
+        return _duration(self.seconds)
+
     def line(self) -> str:
         cached = f", {self.cached} reused from the database" if self.cached else ""
         return (
-            f"estimated time: about {_duration(self.seconds)} for {self.runs} run(s){cached} "
-            f"({self.basis})"
+            f"estimated time: about {self.duration} for {self.runs} run(s){cached} ({self.basis})"
         )
 
 
