@@ -137,3 +137,32 @@ def test_the_printed_comparison_shows_both_bands_claims_sizes_and_noise(capsys):
     assert "78 (claimed)" in out and "0.22 (claimed)" in out
     assert "line_95CI" in out and "new_net_95PI" in out and "prediction interval" in out
     assert "96 px (published 224)" in out and "50% NOISY" in out and "--min-seconds" in out
+
+
+def test_the_published_conll_burden_fit_gives_no_verdict():
+    """CoNLL 2003's burden fit has 3 published points (p about 0.21): a GPU burden on it gets
+    the numbers and no verdict."""
+    config = MeasurementConfig("bert_large_conll", batch_size=32, device="cuda")
+    record = Measurement.create(
+        config,
+        architecture={
+            "name": "bert_large_conll",
+            "benchmark": "conll03",
+            "reference_value": 92.8,
+            "reference_citation": "published",
+            "size_kind": "seq_len",
+            "default_size": 128,
+        },
+        timing={
+            "size": 128,
+            "median_s": 0.1,
+            "iqr_s": 0.001,
+            "peak": {"device_kind": "cuda", "datasheet_flop_per_s": 67e12},
+        },
+        burden={"burden_per_run_flop": 1e18},
+    )
+    notes: list[str] = []
+    (p,) = _trend_positions([record], "conll03", notes)
+    assert p.measure == "burden" and p.p_value > 0.05
+    assert p.verdict().startswith("NO VERDICT: the burden fit is not significant")
+    assert any("NOT significant" in n for n in notes)
