@@ -7,10 +7,11 @@ datasheet peaks, and which energy sources this machine can read. Cheap: no bench
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from importlib import metadata
 from typing import Any
+
+from harness.console import to_json
 
 NAME = "env"
 HELP = "print the environment a bug report needs: versions, CPU, GPUs, peaks, energy sources"
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     env = collect()
     if args.json:
-        print(json.dumps(env, indent=1, default=str))
+        print(to_json(env))
         return 0
 
     def section(title: str, items: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -232,7 +231,9 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
 
     where, saved = _save(record, args, store) if not args.no_store else (None, True)
     if args.json:
-        print(json.dumps(record.to_dict(), indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("measure", [record.to_dict()])))
     else:
         d = record.timing.get("distributed") or {}
         if d:
