@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import HarnessError
 from harness.output_files import atomic_path, ensure_folder, shown, writable_target
 from harness.paths import reports_dir
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.conversions import with_conversions
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
 from harness.sweep.store_file import check_path, connect
@@ -320,6 +322,13 @@ class ResultStore:
         """The current record of `key`; None when there is none or it cannot be read."""
         rows = self._query("SELECT record FROM measurements WHERE key=?", (key,))
         return self._decode(rows[0][0], key) if rows else None
+
+    def get_for(self, config: MeasurementConfig) -> Measurement | None:
+        """The current record of `config`'s key, its carbon and dollars converted for
+        `config`'s country, PUE and prices (those are not in the key: a row measured under
+        other conversions is reused, never measured again for them)."""
+        record = self.get(config.key())
+        return with_conversions(record, config) if record is not None else None
 
     def load(
         self, *, status: str | Sequence[str] | None = None, architecture: str | None = None
