@@ -289,12 +289,12 @@ def _run_suite(args: argparse.Namespace) -> int:
         result = run_sweep(
             [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
         )
-    print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
+    print(result.summary())  # the last line: how many ran, failed and were skipped
     return _sweep_status(result)
 
 
