@@ -67,6 +67,12 @@ def _energy_mix() -> dict[str, dict[str, Any]]:
         }
 
 
+def country_name(code: str | None) -> str | None:
+    """The country an ISO 3166-1 alpha-3 code names in the shipped table, else None."""
+    row = _energy_mix().get(str(code or "").upper())
+    return row["country_name"] if row else None
+
+
 def known_countries() -> list[str]:
     """ISO 3166-1 alpha-3 codes in the shipped table."""
     return sorted(_energy_mix())

@@ -34,6 +34,7 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.conversions import with_conversions
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
+from harness.sweep.emissions_csv import append_beside
 from harness.sweep.store_file import check_path, connect
 from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
 from harness.vocab import STATUSES
@@ -265,6 +266,7 @@ class ResultStore:
                     f"INSERT OR REPLACE INTO measurements({ROW_COLUMNS}) VALUES ({marks})", row
                 )
                 current += 1
+        append_beside(self.path, records, self._warn)  # emissions.csv, CodeCarbon's columns
         return current
 
     def _current_ok(self, key: str) -> bool:
