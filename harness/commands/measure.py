@@ -65,6 +65,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a torchrun launch is killed (default: --timeout)",
     )
     add_timeout_option(p)
+    p.add_argument(
+        "--log-to",
+        choices=["mlflow", "wandb"],
+        default=None,
+        help="also log each measurement as a run: mlflow (local ./mlruns) or wandb (offline)",
+    )
+    p.add_argument("--log-uri", default=None, help="with --log-to: MLflow tracking URI or W&B dir")
+
+
+def _log_to(args: argparse.Namespace, records) -> None:
+    """`--log-to`: each record as an MLflow or W&B run (a line on stderr says where)."""
+    if getattr(args, "log_to", None):
+        from harness.present.experiment_log import log_records
+
+        print(log_records(args.log_to, records, args.log_uri), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -230,6 +245,7 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
     from harness.pipeline.summary import distributed_rows, figure_rows
 
     where, saved = _save(record, args, store) if not args.no_store else (None, True)
+    _log_to(args, [record])
     if args.json:
         from harness.console import measurement_document, to_json
 
@@ -294,6 +310,7 @@ def _run_suite(args: argparse.Namespace) -> int:
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
+    _log_to(args, result.records)
     print(result.summary())  # the last line: how many ran, failed and were skipped
     return _sweep_status(result)
 
