@@ -71,6 +71,22 @@ def format_table(
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
+def format_pairs(items: Mapping[str, Any], indent: str = "") -> str:
+    """Name / value lines, aligned (tabulate); fractions, yes/no and missing values through
+    `fmt_num`, whole numbers (years, counts) as they are."""
+    from tabulate import tabulate
+
+    if not items:
+        return ""
+    plain = (int, str)
+    cells = [
+        [k, str(v) if isinstance(v, plain) and not isinstance(v, bool) else fmt_num(v)]
+        for k, v in items.items()
+    ]
+    text = tabulate(cells, tablefmt="plain", disable_numparse=True)
+    return "\n".join(indent + line.rstrip() for line in text.splitlines())
+
+
 def print_table(rows, columns=None, headers=None, file=None) -> None:
     print(format_table(rows, columns, headers), file=file or sys.stdout)
 

@@ -107,7 +107,7 @@ def collect() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.console import fmt_si
+    from harness.console import fmt_si, format_pairs
 
     env = collect()
     if args.json:
@@ -116,9 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
     def section(title: str, items: dict[str, Any]) -> None:
         print(title)
-        width = max((len(k) for k in items), default=0)
-        for k, v in items.items():
-            print(f"  {k.ljust(width)}  {'-' if v is None else v}")
+        if items:
+            print(format_pairs(items, indent="  "))
 
     section(
         "harness",

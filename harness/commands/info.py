@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.console import to_json
+from harness.console import format_pairs, to_json
 
 NAME = "info"
 HELP = "show one architecture's spec: recipe, reference metric, published figures, citations"
@@ -23,9 +23,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json(info))
         return 0
-    width = max(len(k) for k in info)
-    for k, v in info.items():
-        if v in (None, "", []):
-            continue
-        print(f"{k.ljust(width)}  {v}")
+    print(format_pairs({k: v for k, v in info.items() if v not in (None, "", [])}))
     return 0
