@@ -271,6 +271,8 @@ def _print_notes(record) -> None:
     print()
     if b.get("projection_basis"):
         print(f"projection: {b['projection_basis']}")
+    if b.get("cost_routes_note"):
+        print(f"costs:      {b['cost_routes_note']}")
     if b.get("peak_source"):
         print(f"peak:       {b['peak_source']}")
     prov = b.get("energy_provenance")

@@ -108,8 +108,6 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
         if key == "usd_per_run":
             unit_text = f"USD (per {h['price_unit']})"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
-    if h["cost_routes_note"]:
-        rows.append({"figure": "why the costs differ", "value": h["cost_routes_note"], "unit": ""})
     return rows
 
 
