@@ -74,3 +74,19 @@ def test_no_explanation_when_the_routes_agree_within_10x():
     assert "differ by" in disagreement(2000.0, 30.0, 103.0, "GPU-hour")
     assert "differ by" in disagreement(2.0, 30.0, 103.0, "GPU-hour")
     assert disagreement(None, 30.0, 103.0, "CPU-hour") == ""
+
+
+def test_cpu_hour_price_option_reaches_the_configuration():
+    import argparse
+
+    from harness.commands._options import add_cost_options, add_step_options, measurement_config
+
+    parser = argparse.ArgumentParser()
+    add_step_options(parser)
+    add_cost_options(parser)
+    default = measurement_config(parser.parse_args([]), "resnet18")
+    assert default.price_per_cpu_hour == DEFAULT_USD_PER_CPU_HOUR
+    chosen = measurement_config(parser.parse_args(["--cpu-hour-price", "0.2"]), "resnet18")
+    assert chosen.price_per_cpu_hour == 0.2 and chosen.key() == default.key()
+    unpriced = measurement_config(parser.parse_args(["--cpu-hour-price", "-1"]), "resnet18")
+    assert unpriced.price_per_cpu_hour is None
