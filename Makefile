@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HAS_CUDA = $(shell $(PY) -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && echo 1)
 PYTEST_MARK = $(if $(HAS_CUDA),,-m "not gpu")
 
-.PHONY: install test test-fast measure report lint format clean help
+.PHONY: install test test-fast browser measure report lint format clean help
 
 help:
 	@echo "make measure   install, then run the default suite (GPU: paper suite; CPU: smoke) and write the report"
@@ -24,8 +24,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_MARK)
+
+# The report's browser test drives the distribution's Chromium; install it where we may.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	  echo "skipping Chromium install (not root or no apt-get): the report's browser test will be skipped"
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not gpu"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -72,6 +71,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a torchrun launch is killed (default: --timeout)",
     )
     add_timeout_option(p)
+    p.add_argument(
+        "--log-to",
+        choices=["mlflow", "wandb"],
+        default=None,
+        help="also log each measurement as a run: mlflow (local ./mlruns) or wandb (offline)",
+    )
+    p.add_argument("--log-uri", default=None, help="with --log-to: MLflow tracking URI or W&B dir")
+
+
+def _log_to(args: argparse.Namespace, records) -> None:
+    """`--log-to`: each record as an MLflow or W&B run (a line on stderr says where)."""
+    if getattr(args, "log_to", None):
+        from harness.present.experiment_log import log_records
+
+        print(log_records(args.log_to, records, args.log_uri), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -241,8 +255,11 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
     from harness.pipeline.summary import distributed_rows, figure_rows
 
     where, saved = _save(record, args, store) if not args.no_store else (None, True)
+    _log_to(args, [record])
     if args.json:
-        print(json.dumps(record.to_dict(), indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("measure", [record.to_dict()])))
     else:
         d = record.timing.get("distributed") or {}
         if d:
@@ -268,6 +285,8 @@ def _print_notes(record) -> None:
         print(line)
     if b.get("projection_basis"):
         print(f"projection: {b['projection_basis']}")
+    if b.get("cost_routes_note"):
+        print(f"costs:      {b['cost_routes_note']}")
     if b.get("peak_source"):
         print(f"peak:       {b['peak_source']}")
     prov = b.get("energy_provenance")
@@ -306,12 +325,13 @@ def _run_suite(args: argparse.Namespace) -> int:
         result = run_sweep(
             [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
         )
-    print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
+    _log_to(args, result.records)
+    print(result.summary())  # the last line: how many ran, failed and were skipped
     return _sweep_status(result)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from harness.commands._options import (
@@ -70,7 +69,9 @@ def _time(args: argparse.Namespace, config) -> int:
     device = describe_device(config.device).to_dict()
     doc = timing_document(record, device, flops_skipped=args.no_flops)
     if args.json:
-        print(json.dumps(doc, indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("time", [record.to_dict()], doc)))
         return 0
     print_table(timing_rows(doc), columns=["figure", "value"])
     print(f"\ndatasheet: {doc['datasheet_peak_source']}")

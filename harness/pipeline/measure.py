@@ -288,7 +288,8 @@ def burden_section(
 
     `step` is (step time in s, batch size, steps the energy window covered, precision used).
     """
-    from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
+    from harness.cost.burden import MeasuredStep, PeakUsed, compute_burden
+    from harness.pipeline.conversions import cost_settings
 
     step_time_s, batch_size, window_steps, precision = step
     step = MeasuredStep(
@@ -297,6 +298,7 @@ def burden_section(
         processors=config.world_size,
         train_step_flops=counts.train_step_flops if counts is not None else None,
         window_steps=window_steps,
+        device_kind=config.device_kind,
     )
     from harness.hardware.peaks import fp32_peak
 
@@ -309,9 +311,7 @@ def burden_section(
         fp32_flop_per_s=fp32,
         fp32_source=fp32_source,
     )
-    settings = CostSettings(
-        grid=config.country or "USA", pue=config.pue, usd_per_device_hour=config.price_per_gpu_hour
-    )
+    settings = cost_settings(config)
     return compute_burden(
         step, used, recipe=arch.recipe, energy=energy, settings=settings
     ).to_dict()

@@ -70,7 +70,7 @@ def _launch(tmp_path: Path, model: Path, *extra: str, timeout_s: int = 300, env_
 def test_two_gloo_ranks_under_torchrun_give_one_gathered_record(tmp_path):
     proc = _launch(tmp_path, _model_file(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     d = record["timing"]["distributed"]
     assert record["status"] == "ok"
     assert d["world_size"] == 2 and d["backend"] == "gloo"
@@ -100,7 +100,7 @@ def test_a_failing_rank_ends_every_rank_and_is_named(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "60"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     assert "rank 1 failed" in record["error"] and "rank one cannot build" in record["error"]
 
@@ -112,7 +112,7 @@ def test_a_hanging_rank_times_out_on_the_collective(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "15"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     # rank 0 gives up on the collective; rank 1 never reports
     assert "rank 1 did not report" in record["error"]
