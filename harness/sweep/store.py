@@ -32,6 +32,7 @@ from harness.output_files import atomic_path, ensure_folder, shown, writable_tar
 from harness.paths import reports_dir
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
+from harness.pipeline.summary import noisy_text
 from harness.sweep.store_file import check_path, connect
 from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
 from harness.vocab import STATUSES
@@ -64,6 +65,7 @@ class Attempt:
     error: str | None
     step_s: float | None
     current: bool  # the row reports and exports read for this key
+    spread: str = ""  # the step times' IQR as % of the median, "NOISY" past 10%
 
 
 class ResultStore:
@@ -389,7 +391,8 @@ class ResultStore:
             rec = _parse(text)
             error = rec.error if rec is not None else "(the stored record cannot be read)"
             step = rec.timing.get("median_s") if rec is not None else None
-            out.append(Attempt(saved, key, status, error, step, is_current))
+            spread = (noisy_text(rec) or "") if rec is not None else ""
+            out.append(Attempt(saved, key, status, error, step, is_current, spread))
         return out
 
     def to_dataframe(self, *, status: str | Sequence[str] | None = None) -> pd.DataFrame:
