@@ -8,6 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from harness.commands._energy_options import (
+    add_energy_options,
+    energy_options,
+    refuse_energy_options,
+)
 from harness.commands._options import (
     add_cost_options,
     add_step_options,
@@ -33,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_step_options(p)
     add_cost_options(p)
+    add_energy_options(p)
     p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
     p.add_argument("--no-store", action="store_true", help="do not save the record")
     p.add_argument(
@@ -74,12 +80,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.watchdog import time_limit
 
     if args.distributed:
+        refuse_energy_options(args, "a torchrun rank")
         return _run_rank(args)
     _check_launch_options(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
+        refuse_energy_options(args, "a torchrun launch")
         return _run_torchrun(args)
     if args.suite or args.default_suite:
+        refuse_energy_options(args, "a suite")
         if args.name:
             raise ConfigurationError("give an architecture or --suite/--default-suite, not both")
         if args.timeout is not None:
@@ -129,11 +138,12 @@ def _run_one(args: argparse.Namespace) -> int:
     from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
+    options = MeasureOptions(progress=True, **energy_options(args))
     store = _open_store(args)  # an unusable --db is refused before anything is measured
     try:
         print(f"measuring {config.label()} ...", file=sys.stderr)
         say = lambda p: print(f"  {p}", file=sys.stderr)  # noqa: E731
-        record = measure(config, say, options=MeasureOptions(progress=True))
+        record = measure(config, say, options=options)
         return _finish(record, args, store=store)
     finally:
         if store is not None:
@@ -271,6 +281,10 @@ def _print_notes(record) -> None:
         print(f"paper:      {b['paper_basis']}")
     for n in b.get("notes") or []:
         print(f"note:       {n}")
+    from harness.present.energy_notes import energy_note_lines
+
+    for line in energy_note_lines(e or {}, b or {}):
+        print(line)
 
 
 def _run_suite(args: argparse.Namespace) -> int:

@@ -102,7 +102,7 @@ class Burden:
     net_energy_per_step_j: float | None  # above the idle baseline
     j_per_flop: float | None
     flop_per_j: float | None
-    host_energy_per_step_j: float | None  # CPU/RAM beside a GPU, where measured
+    host_energy_per_step_j: float | None  # this run's share of the host's CPU/RAM energy
     host_provenance: str | None
     # energy route: carbon and dollars
     kwh_per_run: float | None  # device + host when both are known
@@ -127,6 +127,10 @@ class Burden:
     peak_fp32_source: str = ""
     burden_per_run_flop_fp32_peak: float | None = None
     recipe_batch_size: int | None = None
+    # the host's whole CPU/RAM energy per step, and the share of it charged to this run
+    host_energy_per_step_unshared_j: float | None = None
+    host_energy_share: float | None = None
+    host_energy_share_basis: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -264,8 +268,18 @@ class _EnergyPerStep:
     reason: str
     device_j: float | None
     net_j: float | None
-    host_j: float | None
+    host_j: float | None  # the run's share
     host_provenance: str | None
+    host_unshared_j: float | None = None
+    host_share: float | None = None
+    host_share_basis: str = ""
+
+    def host_share_fields(self) -> dict[str, Any]:
+        return {
+            "host_energy_per_step_unshared_j": self.host_unshared_j,
+            "host_energy_share": self.host_share,
+            "host_energy_share_basis": self.host_share_basis,
+        }
 
 
 def _energy_per_step(energy: EnergyMeasurement | None, steps: int | None) -> _EnergyPerStep:
@@ -277,19 +291,34 @@ def _energy_per_step(energy: EnergyMeasurement | None, steps: int | None) -> _En
         net_j = _div(energy.net_energy_j, steps)
     host = energy.host
     host_prov = host.provenance if host is not None else None
-    if host is not None and host.available:
-        host_j = host.total_energy_j / steps  # type: ignore[operator]
-    return _EnergyPerStep(energy.provenance, energy.reason, device_j, net_j, host_j, host_prov)
+    if host is None:
+        return _EnergyPerStep(energy.provenance, energy.reason, device_j, net_j, None, None)
+    share, basis = energy.host_energy_share, energy.host_energy_share_basis
+    if share is None:
+        share, basis = 1.0, "no share recorded: the whole host is charged to this run"
+    unshared_j = None
+    if host.available:
+        unshared_j = host.total_energy_j / steps  # type: ignore[operator]
+        host_j = unshared_j * share
+    return _EnergyPerStep(
+        energy.provenance,
+        energy.reason,
+        device_j,
+        net_j,
+        host_j,
+        host_prov,
+        unshared_j,
+        share,
+        basis,
+    )
 
 
 def _kwh_per_run(e: _EnergyPerStep, run_steps: float | None) -> tuple[float | None, str]:
     """Device + host energy of the run where both are known, else the device's alone."""
     if e.host_j is not None and e.device_j is not None:
         kwh = joules_to_kwh((e.device_j + e.host_j) * run_steps) if run_steps else None
-        return (
-            kwh,
-            f"device + host energy; {weakest([e.provenance, e.host_provenance or UNAVAILABLE])}",
-        )
+        prov = weakest([e.provenance, e.host_provenance or UNAVAILABLE])
+        return kwh, f"device + {e.host_share:.3g} of the host's energy; {prov}"
     e_run = _mul(e.device_j, run_steps)
     return (
         joules_to_kwh(e_run) if e_run is not None else None
@@ -323,8 +352,7 @@ def compute_burden(
     e_run = _mul(e.device_j, proj.run_steps)
     kwh, kwh_prov = _kwh_per_run(e, proj.run_steps)
     co2_kg = kwh * settings.pue * grid.kg_co2_per_kwh if kwh is not None else None
-    device_hours = _mul(step.processors, run_time)
-    device_hours = device_hours / SECONDS_PER_HOUR if device_hours is not None else None
+    device_hours = _div(_mul(step.processors, run_time), SECONDS_PER_HOUR)
     paper_usd = paper.usd(burden_run) if burden_run is not None else (None, None)
     price = settings.usd_per_device_hour
     return Burden(
@@ -375,6 +403,7 @@ def compute_burden(
         peak_fp32_source=fp32_source,
         burden_per_run_flop_fp32_peak=_mul(step.processors, fp32_peak, run_time),
         recipe_batch_size=recipe.batch_size if recipe is not None else None,
+        **e.host_share_fields(),
     )
 
 
