@@ -34,6 +34,7 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.conversions import with_conversions
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
+from harness.pipeline.summary import noisy_text
 from harness.sweep.emissions_csv import append_beside
 from harness.sweep.store_file import check_path, connect
 from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
@@ -67,6 +68,7 @@ class Attempt:
     error: str | None
     step_s: float | None
     current: bool  # the row reports and exports read for this key
+    spread: str = ""  # the step times' IQR as % of the median, "NOISY" past 10%
 
 
 class ResultStore:
@@ -400,7 +402,8 @@ class ResultStore:
             rec = _parse(text)
             error = rec.error if rec is not None else "(the stored record cannot be read)"
             step = rec.timing.get("median_s") if rec is not None else None
-            out.append(Attempt(saved, key, status, error, step, is_current))
+            spread = (noisy_text(rec) or "") if rec is not None else ""
+            out.append(Attempt(saved, key, status, error, step, is_current, spread))
         return out
 
     def to_dataframe(self, *, status: str | Sequence[str] | None = None) -> pd.DataFrame:
