@@ -218,9 +218,9 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     for n, h in zip(names, heads, strict=True):
         prov[n] = h["energy_provenance"]
     rows.append(prov)
-    why = {"figure": "why the costs differ", "unit": ""}
-    for n, h in zip(names, heads, strict=True):
-        why[n] = h["cost_routes_note"] or None
+    why = {"figure": "dollar routes", "unit": ""}
+    for n, h in zip(names, heads, strict=True):  # the first clause; the reason is in the record
+        why[n] = h["cost_routes_note"].split(":")[0].replace("the two dollar routes ", "") or None
     if any(why[n] for n in names):
         rows.append(why)
     return rows
