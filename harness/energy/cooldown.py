@@ -116,25 +116,35 @@ def cool_down_device(
     settings: CooldownSettings | None,
     *,
     nvml: Any = None,
+    cuda: Any = None,
     show_progress: bool = True,
     now: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CooldownResult | None:
-    """The cool-down of `device` ("cuda:N") through NVML; None for a CPU or with it turned off."""
+    """The cool-down of `device` ("cuda:N") through NVML; None for a CPU or with it turned off.
+
+    The GPU is found through the one device mapping (`identify_cuda_device`); `nvml` and `cuda`
+    stand in for pynvml and torch.cuda in tests.
+    """
     from harness.energy.factory import parse_device
-    from harness.hardware.nvml import error_text, handle_for_cuda_index, start, temperature_c
+    from harness.hardware.nvml import error_text, identify_cuda_device, start, temperature_c
 
     kind, index = parse_device(device)
     if kind != "cuda" or settings is None or settings.max_s <= 0:
         return None
     try:
         lib = start(nvml)
-        handle = handle_for_cuda_index(lib, index)
-    except Exception as exc:  # no driver, no library, no such GPU: measure without waiting
-        return CooldownResult(
-            f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
-            f"no cool-down: NVML unavailable ({error_text(exc)})",
-        )  # fmt: skip
+    except Exception as exc:  # no driver, no library: measure without waiting
+        return _skipped(index, settings, f"NVML unavailable ({error_text(exc)})")
+    try:
+        found = identify_cuda_device(lib, index, cuda)
+    except Exception as exc:
+        found, why = None, error_text(exc)
+    if found is None or not found.found:  # the one device mapping refused: never a guess
+        with contextlib.suppress(Exception):
+            lib.nvmlShutdown()
+        return _skipped(index, settings, found.reason if found is not None else why)
+    handle = found.handle
     try:
         with _progress_bar(settings, show_progress) as on_poll:
             return cool_down(
@@ -148,6 +158,13 @@ def cool_down_device(
     finally:
         with contextlib.suppress(Exception):
             lib.nvmlShutdown()
+
+
+def _skipped(index: int, settings: CooldownSettings, why: str) -> CooldownResult:
+    return CooldownResult(
+        f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
+        f"no cool-down: {why}",
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -138,6 +138,8 @@ def _run_stages(
 
     stages.enter("matmul peak")
     peak = _peak(device, timing, options)
+    if peak.get("device_identity_basis") is not None:  # known once CUDA has started
+        sections["environment"]["device_identity_basis"] = peak["device_identity_basis"]
 
     stages.enter("burden")
     sections["timing"] = timing_section(timing, counts, peak)

@@ -27,6 +27,26 @@ class NvmlError(Exception):
         super().__init__(text)
 
 
+FAKE_UUID = "GPU-6b5f0e1c-0000-4000-8000-00000000cafe"
+
+
+class FakeCuda:
+    """torch.cuda's view of the devices: properties (here without pci_* fields) and the count."""
+
+    def __init__(self, *props):
+        self.props = list(props) or [
+            SimpleNamespace(name="NVIDIA H100 80GB HBM3", uuid=FAKE_UUID.removeprefix("GPU-"))
+        ]
+        self.calls: list[int] = []
+
+    def count(self):
+        return len(self.props)
+
+    def properties(self, i):
+        self.calls.append(i)
+        return self.props[i]
+
+
 class FakeNvml:
     """The pynvml calls the backend makes, answered from a trace at the virtual clock's time."""
 
@@ -78,6 +98,14 @@ class FakeNvml:
     def nvmlDeviceGetHandleByIndex(self, i):
         return i
 
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        if uuid != FAKE_UUID:
+            raise NvmlError("Not Found")
+        return 0
+
+    def nvmlDeviceGetUUID(self, h):
+        return FAKE_UUID
+
     def nvmlDeviceGetName(self, h):
         return b"NVIDIA H100 80GB HBM3"
 
@@ -121,7 +149,9 @@ class FakeNvml:
 
 
 def nvml_monitor(fake, clock, idle_s=0.0):
-    return SampledEnergyMonitor(NvmlSource((0,), nvml=fake), clock=clock, idle_s=idle_s)
+    return SampledEnergyMonitor(
+        NvmlSource((0,), nvml=fake, cuda=FakeCuda()), clock=clock, idle_s=idle_s
+    )
 
 
 class FakeTracker:

@@ -8,7 +8,7 @@ from harness.energy import PowerTrace, VirtualClock
 from harness.energy.cooldown import CooldownSettings, cool_down, cool_down_device
 from harness.errors import ConfigurationError
 
-from .fakes import DATA, FakeNvml
+from .fakes import DATA, FakeCuda, FakeNvml
 
 
 class FakeTime:
@@ -69,9 +69,14 @@ def test_cool_down_of_a_gpu_through_nvml_and_none_on_cpu():
         temperature=lambda t: temps[min(int(t), 3)],
     )
     r = cool_down_device(
-        "cuda:0", CooldownSettings(), nvml=fake, show_progress=False, now=vclock.now,
+        "cuda:0",
+        CooldownSettings(),
+        nvml=fake,
+        cuda=FakeCuda(),
+        show_progress=False,
+        now=vclock.now,
         sleep=vclock.sleep,
-    )  # fmt: skip
+    )
     assert r.polls == 3 and r.end_temperature_c == 49 and r.device == "cuda:0"
     assert r.to_dict()["waited_s"] == pytest.approx(3.0)
     assert cool_down_device("cpu", CooldownSettings()) is None
