@@ -260,8 +260,12 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
 
 
 def _print_notes(record) -> None:
+    from harness.pipeline.summary import trust_notes
+
     b, e = record.burden, record.energy
     print()
+    for line in trust_notes(record):
+        print(line)
     if b.get("projection_basis"):
         print(f"projection: {b['projection_basis']}")
     if b.get("peak_source"):

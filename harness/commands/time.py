@@ -76,6 +76,10 @@ def _time(args: argparse.Namespace, config) -> int:
     print(f"\ndatasheet: {doc['datasheet_peak_source']}")
     if doc["matmul_peak"]:
         print(f"measured:  {doc['matmul_peak']['source']}")
+    if doc["timing"].get("noisy"):
+        from harness.pipeline.summary import NOISY_ADVICE
+
+        print(f"noisy:     {NOISY_ADVICE}")
     sys.stdout.flush()
     for n in doc["notes"]:
         print(f"note: {n}", file=sys.stderr)

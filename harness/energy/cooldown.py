@@ -123,8 +123,8 @@ def cool_down_device(
 ) -> CooldownResult | None:
     """The cool-down of `device` ("cuda:N") through NVML; None for a CPU or with it turned off.
 
-    The GPU is found through the one device mapping (`identify_cuda_device`); `nvml` and `cuda`
-    stand in for pynvml and torch.cuda in tests.
+    The GPU is found as the energy monitor finds it (PCI bus id, else UUID); `cuda` stands in for
+    torch.cuda's device properties in tests.
     """
     from harness.energy.factory import parse_device
     from harness.hardware.nvml import error_text, identify_cuda_device, start, temperature_c
@@ -134,17 +134,15 @@ def cool_down_device(
         return None
     try:
         lib = start(nvml)
-    except Exception as exc:  # no driver, no library: measure without waiting
-        return _skipped(index, settings, f"NVML unavailable ({error_text(exc)})")
-    try:
         found = identify_cuda_device(lib, index, cuda)
-    except Exception as exc:
-        found, why = None, error_text(exc)
-    if found is None or not found.found:  # the one device mapping refused: never a guess
-        with contextlib.suppress(Exception):
-            lib.nvmlShutdown()
-        return _skipped(index, settings, found.reason if found is not None else why)
-    handle = found.handle
+        if not found.found:
+            raise LookupError(found.reason)
+        handle = found.handle
+    except Exception as exc:  # no driver, no library, no such GPU: measure without waiting
+        return CooldownResult(
+            f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
+            f"no cool-down: NVML unavailable ({error_text(exc)})",
+        )  # fmt: skip
     try:
         with _progress_bar(settings, show_progress) as on_poll:
             return cool_down(
@@ -158,13 +156,6 @@ def cool_down_device(
     finally:
         with contextlib.suppress(Exception):
             lib.nvmlShutdown()
-
-
-def _skipped(index: int, settings: CooldownSettings, why: str) -> CooldownResult:
-    return CooldownResult(
-        f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
-        f"no cool-down: {why}",
-    )  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -158,18 +158,18 @@ def compose(kind: str, names: Sequence[str], s: MonitorSettings) -> EnergyMonito
     return cpu_monitor(s)
 
 
+def rocm() -> bool:
+    """torch is a ROCm build (`torch.version.hip` set): its cuda:N devices are AMD GPUs."""
+    torch = sys.modules.get("torch")  # never import torch just for this
+    return torch is not None and getattr(getattr(torch, "version", None), "hip", None) is not None
+
+
 def share_of_host(kind: str, s: MonitorSettings) -> HostShare:
     """One process measures one GPU: its share of the host is 1 / the host's GPUs."""
     if s.host_share is not None or kind != "cuda":
         return host_share(kind, override=s.host_share)
     count, counted_by = count_host_gpus(s.nvml)
     return host_share(kind, gpus_used=1, host_gpus=count, counted_by=counted_by)
-
-
-def rocm() -> bool:
-    """torch is a ROCm build (`torch.version.hip` set): its cuda:N devices are AMD GPUs."""
-    torch = sys.modules.get("torch")  # never import torch just for this
-    return torch is not None and getattr(getattr(torch, "version", None), "hip", None) is not None
 
 
 def cpu_monitor(s: MonitorSettings) -> EnergyMonitor:

@@ -118,17 +118,17 @@ def identify(
     mig_named = props is not None and is_mig_name(str(getattr(props, "name", "")))
     bus = pci_bus_id(props) if props is not None else None
     if bus is not None:
-        handle = _attempt(lambda: locator.by_pci(bus))
+        handle = attempt(lambda: locator.by_pci(bus))
         if handle is not None:
             return _found(locator, cuda_index, handle, PCI, mig_named)
     uuid = device_uuid(props) if props is not None else None
     if uuid is not None:
-        handle = _attempt(lambda: locator.by_uuid(uuid[0]))
+        handle = attempt(lambda: locator.by_uuid(uuid[0]))
         if handle is not None:
             return _found(locator, cuda_index, handle, UUID, mig_named or uuid[1])
     why_not_index = _index_refused(locator, cuda_count, env)
     if why_not_index is None:
-        handle = _attempt(lambda: locator.by_index(cuda_index))
+        handle = attempt(lambda: locator.by_index(cuda_index))
         if handle is not None:
             return _found(locator, cuda_index, handle, INDEX, mig_named)
         why_not_index = f"the library has no device {cuda_index}"
@@ -151,11 +151,11 @@ def _index_refused(
             return f"{var} is set, so CUDA's numbering is not the library's"
     if cuda_count is None:
         return "torch's device count is unknown"
-    count = _attempt(locator.count)
+    count = attempt(locator.count)
     if count != cuda_count:
         return f"the library sees {count} device(s) and torch {cuda_count}"
     if env.get("CUDA_DEVICE_ORDER", "").upper() != "PCI_BUS_ID":
-        names = {_attempt(lambda i=i: locator.name(locator.by_index(i))) for i in range(count)}
+        names = {attempt(lambda i=i: locator.name(locator.by_index(i))) for i in range(count)}
         if len(names) > 1:
             return "unlike GPUs in CUDA's fastest-first order (set CUDA_DEVICE_ORDER=PCI_BUS_ID)"
     return None
@@ -164,11 +164,11 @@ def _index_refused(
 def _found(
     locator: DeviceLocator, cuda_index: int, handle: Any, basis: str, mig: bool
 ) -> DeviceIdentity:
-    mig = mig or bool(_attempt(lambda: locator.mig_enabled(handle)))
+    mig = mig or bool(attempt(lambda: locator.mig_enabled(handle)))
     return DeviceIdentity(cuda_index, handle, basis, "", mig)
 
 
-def _attempt(fn: Any) -> Any:
+def attempt(fn: Any) -> Any:
     """fn(), or None when the library raises (its error types vary by driver and binding)."""
     try:
         return fn()

@@ -166,14 +166,15 @@ def _facts(
 
 @functools.lru_cache(maxsize=1)
 def gpu_names() -> tuple[str, ...]:
-    """The names of every GPU NVML sees, in NVML's order (empty without NVML)."""
+    """The names of every GPU NVML sees, in NVML's order (empty without NVML, and where a GPU is
+    in MIG mode: CUDA then sees slices, whose names carry their profile and only torch gives)."""
     try:
         with session() as nvml:
-            count = nvml.nvmlDeviceGetCount()
-            return tuple(
-                text(nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(i)))
-                for i in range(count)
-            )
+            handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+            locator = NvmlLocator(nvml)
+            if any(identity.attempt(lambda h=h: locator.mig_enabled(h)) for h in handles):
+                return ()
+            return tuple(text(nvml.nvmlDeviceGetName(h)) for h in handles)
     except Exception:
         return ()
 

@@ -155,6 +155,8 @@ class ArchitectureView:
     reference_metric: str | None
     reference_value: float | None
     reference_citation: str | None
+    reference_claimed: bool | None  # absent from records written before it was recorded
+    default_size: int | None  # the resolution / sequence length of the published metric
 
     @classmethod
     def of(cls, section: Mapping[str, Any] | None) -> ArchitectureView:

@@ -10,6 +10,62 @@ from typing import Any
 
 from harness.pipeline.record import Measurement
 
+CLAIMED_CITATION = "claimed by the user (--metric)"
+SIZE_UNITS = {"resolution": "px", "seq_len": "tokens"}
+
+
+def metric_claimed(record: Measurement) -> bool:
+    """Whether the record's quality figure was given by the user (`compare --top1 78`), not
+    published: it is shown as claimed and is never a measured point of the regression."""
+    a = record.architecture or {}
+    return bool(a.get("reference_claimed")) or a.get("reference_citation") == CLAIMED_CITATION
+
+
+def metric_text(record: Measurement) -> str | None:
+    """The reference metric as shown beside others: '78.0 (claimed)' for a claimed one."""
+    value = record.architecture_view.reference_value
+    if value is None:
+        return None
+    return f"{float(value):.4g}" + (" (claimed)" if metric_claimed(record) else "")
+
+
+def size_used(record: Measurement) -> int | None:
+    """The resolution or sequence length the step ran at (the timed size, else the asked one,
+    else the architecture's published one)."""
+    used = (record.timing or {}).get("size") or record.config.get("size")
+    return used or record.architecture_view.default_size
+
+
+def off_published_size(record: Measurement) -> bool:
+    """A tiny variant, or a size other than the one its published metric was measured at: its
+    compute is not the published network's, so it is never placed on the paper's trend."""
+    if record.config.get("tiny"):
+        return True
+    published, used = record.architecture_view.default_size, size_used(record)
+    return published is not None and used is not None and int(used) != int(published)
+
+
+def size_text(record: Measurement) -> str | None:
+    """'96 px (published 224)', '224 px' or '384 tokens': the size every table carries."""
+    used = size_used(record)
+    if used is None:
+        return None
+    unit = SIZE_UNITS.get(str((record.architecture or {}).get("size_kind")), "")
+    text = f"{used} {unit}".strip()
+    published = record.architecture_view.default_size
+    if published is not None and int(used) != int(published):
+        text += f" (published {published})"
+    return text
+
+
+def noisy_text(record: Measurement) -> str | None:
+    """'96% NOISY' or '4.1%': the timing spread (IQR as % of the median) and its flag."""
+    t = record.timing_view
+    if t.iqr_ratio is None:
+        return None
+    pct = 100 * t.iqr_ratio
+    return (f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%") + (" NOISY" if t.noisy else "")
+
 
 def headline(record: Measurement) -> dict[str, Any]:
     """One flat dict of the figures a user compares across architectures (None where unknown)."""
@@ -36,6 +92,10 @@ def headline(record: Measurement) -> dict[str, Any]:
         "step_ms": median * 1e3 if median else None,
         "iqr_pct": 100 * t.iqr_ratio if t.iqr_ratio is not None else None,
         "noisy": t.noisy,
+        "spread_text": noisy_text(record),
+        "size": size_used(record),
+        "size_text": size_text(record),
+        "off_size": off_published_size(record),
         "samples_per_s": t.samples_per_s,
         "achieved_tflop_per_s": _scale(t.utilisation.achieved_flop_per_s, 1e-12),
         "mfu_pct": _scale(t.utilisation.mfu, 100),
@@ -52,6 +112,8 @@ def headline(record: Measurement) -> dict[str, Any]:
         "paper_usd_high_per_run": b.paper_usd_high_per_run,
         "reference_metric": a.reference_metric,
         "reference_value": a.reference_value,
+        "reference_claimed": metric_claimed(record),
+        "reference_text": metric_text(record),
         "error": record.error,
     }
 
@@ -84,6 +146,29 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+NOISY_ADVICE = (
+    "the step times are NOISY (IQR > 10% of the median): time, burden and cost are uncertain "
+    "by about that much; rerun on an idle machine with a longer window (--min-seconds 30) or "
+    "more steps (--steps 100)"
+)
+
+
+def trust_notes(record: Measurement) -> list[str]:
+    """What a reader of one record's figures must not miss: the size it ran at when that is not
+    the published metric's, a claimed metric, and a noisy timing with what to do about it."""
+    notes = []
+    if off_published_size(record) and not record.config.get("tiny"):
+        notes.append(
+            f"size:       {size_text(record)}: not the size of the published metric, so not a "
+            "point on the paper's trend"
+        )
+    if metric_claimed(record):
+        notes.append(f"metric:     {metric_text(record)}: given by the user, not published")
+    if record.timing_view.noisy:
+        notes.append(f"noisy:      timing spread {noisy_text(record)}; {NOISY_ADVICE}")
+    return notes
+
+
 def figure_rows(record: Measurement) -> list[dict[str, Any]]:
     """figure / value / unit rows for one record."""
     h = headline(record)
@@ -92,6 +177,8 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
         unit_text = unit
         if key.startswith("energy") or key == "co2_kg_per_run":
             unit_text = f"{unit} [{h['energy_provenance'] or 'unavailable'}]"
+        if key == "iqr_pct" and h["noisy"]:
+            unit_text = f"{unit}: NOISY"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
     return rows
 
@@ -101,7 +188,13 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     heads = [headline(r) for r in records]
     names = [_column_name(h) for h in heads]
     rows = []
-    for key, label, unit in (("reference_value", "reference metric", "%"), *FIGURES):
+    spread = ("spread_text", "timing spread", "IQR % of median; NOISY > 10%")
+    shown = (
+        ("reference_text", "reference metric", "%"),
+        ("size_text", "input size", "resolution / sequence"),
+        *(spread if key == "iqr_pct" else (key, label, unit) for key, label, unit in FIGURES),
+    )
+    for key, label, unit in shown:
         row: dict[str, Any] = {"figure": label, "unit": unit}
         for n, h in zip(names, heads, strict=True):
             row[n] = h[key]
@@ -127,11 +220,14 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
     `harness compare --metric`); per-pass compute is counted (2 x forward MACs per example);
     burden is the measured step projected to the published recipe; network operations (whole
     training compute, backward included) are the counted train-step FLOP per example x the
-    recipe's epochs x examples per epoch. Tiny variants and failed
-    rows are not points: their compute is not the published network's.
+    recipe's epochs x examples per epoch. Tiny variants, runs at a size other than the published
+    metric's, and failed rows are not points: their compute is not the published network's. Nor
+    is a claimed metric (`compare --top1`): a user's claim is not a measurement.
     """
     a = record.architecture_view
-    if not record.ok or record.config.get("tiny") or a.reference_value is None or not a.benchmark:
+    if not record.ok or a.reference_value is None or not a.benchmark:
+        return None
+    if off_published_size(record) or metric_claimed(record):
         return None
     macs = record.counts_view.forward_macs_per_example
     device = record.timing_view.peak.device_name or record.config.get("device")

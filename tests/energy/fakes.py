@@ -37,13 +37,11 @@ class FakeCuda:
         self.props = list(props) or [
             SimpleNamespace(name="NVIDIA H100 80GB HBM3", uuid=FAKE_UUID.removeprefix("GPU-"))
         ]
-        self.calls: list[int] = []
 
     def count(self):
         return len(self.props)
 
     def properties(self, i):
-        self.calls.append(i)
         return self.props[i]
 
 

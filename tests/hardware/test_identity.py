@@ -172,3 +172,27 @@ def test_the_environment_records_how_the_gpu_was_identified(monkeypatch):
     assert identity_basis(0) == identity.UNKNOWN
     cuda.is_initialized = lambda: False  # a sweep's parent: not checked, not guessed
     assert identity_basis(0) is None
+
+
+def test_a_mig_slice_is_named_by_its_profile_in_the_measurement_key(monkeypatch):
+    """NVML names the parent GPU; a slice's key must not be the whole GPU's."""
+    import torch
+
+    from harness.hardware import environment, nvml
+
+    slices = [dict(g, mig=1) for g in GPUS]
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(slices))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"{H100} MIG 1g.10gb")
+    nvml.gpu_names.cache_clear()  # both cache across calls; cleared again on the way out
+    environment.device_identity.cache_clear()
+    try:
+        assert nvml.gpu_names() == ()
+        assert environment.device_identity("cuda:0") == f"cuda/{H100} MIG 1g.10gb"
+        monkeypatch.setitem(sys.modules, "pynvml", fake_nvml())  # no MIG: NVML's names
+        nvml.gpu_names.cache_clear()
+        environment.device_identity.cache_clear()
+        assert environment.device_identity("cuda:0") == f"cuda/{H100}"
+    finally:
+        nvml.gpu_names.cache_clear()
+        environment.device_identity.cache_clear()

@@ -185,6 +185,21 @@ def test_a_real_worker_record_goes_into_the_report(mlp_config, tmp_path, monkeyp
     assert Path(paths.markdown).exists()
 
 
+def test_the_record_says_how_the_gpu_was_identified(mlp_config, monkeypatch):
+    """The environment is captured before CUDA starts; the match is known once the peak's
+    device description has run, and the record carries it."""
+    real = peaks_module.peak_figures
+
+    def identified(*args, **kwargs):
+        return {**real(*args, **kwargs), "device_identity_basis": "uuid"}
+
+    monkeypatch.setattr(peaks_module, "peak_figures", identified)
+    record = measure(mlp_config, options=QUICK)
+    assert record.ok, record.error
+    assert record.environment["device_identity_basis"] == "uuid"
+    assert record.timing["peak"]["device_identity_basis"] == "uuid"
+
+
 def test_the_gpu_cools_down_before_the_idle_baseline_and_the_record_says_how_long(
     mlp_config, monkeypatch
 ):
@@ -228,18 +243,3 @@ def test_measure_options_cool_down_defaults_are_the_cooldown_modules():
         DEFAULT_COOLDOWN_MAX_S,
         DEFAULT_COOLDOWN_TEMP_C,
     )
-
-
-def test_the_record_says_how_the_gpu_was_identified(mlp_config, monkeypatch):
-    """The environment is captured before CUDA starts; the match is known once the peak's
-    device description has run, and the record carries it."""
-    real = peaks_module.peak_figures
-
-    def identified(*args, **kwargs):
-        return {**real(*args, **kwargs), "device_identity_basis": "uuid"}
-
-    monkeypatch.setattr(peaks_module, "peak_figures", identified)
-    record = measure(mlp_config, options=QUICK)
-    assert record.ok, record.error
-    assert record.environment["device_identity_basis"] == "uuid"
-    assert record.timing["peak"]["device_identity_basis"] == "uuid"
