@@ -152,7 +152,7 @@ def _run_one(args: argparse.Namespace) -> int:
     from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
-    options = MeasureOptions(progress=True, **energy_options(args))
+    options = MeasureOptions(progress=True, **energy_options(args, config.device_kind))
     store = _open_store(args)  # an unusable --db is refused before anything is measured
     try:
         print(f"measuring {config.label()} ...", file=sys.stderr)
