@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Optional extras installed by default: `all` (fvcore's cross-check, codecarbon's CPU energy and
-# country carbon table) and `dev` (pytest, ruff), so `make test` runs every test from nothing.
+# Optional extras installed by default: `all` (fvcore's cross-check, codecarbon's CPU energy
+# estimate) and `dev` (pytest, ruff, ...), so `make test` runs every test from nothing.
 EXTRAS ?= all,dev
 # A CUDA-capable torch >= 2.4 already in $(PYTHON) (GPU images ship one): the venv is made with
 # --system-site-packages and pip keeps that torch (pinned by a constraint) instead of
@@ -21,7 +21,7 @@ PIP_INSTALL := $(PY) -m pip install --progress-bar on
 HAS_CUDA = $(shell $(PY) -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && echo 1)
 PYTEST_MARK = $(if $(HAS_CUDA),,-m "not gpu")
 
-.PHONY: install test test-fast measure check-cuda report lint format clean help
+.PHONY: install test test-fast browser measure check-cuda report lint format clean help
 
 help:
 	@echo "make measure   install, then run the default suite (GPU: paper suite; CPU: smoke) and write the report"
@@ -45,8 +45,15 @@ $(STAMP): pyproject.toml
 	$(PIP_INSTALL) $(if $(TORCH_FOUND),--constraint $(VENV)/torch-constraint.txt) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_MARK)
+
+# The report's browser test drives the distribution's Chromium; install it where we may.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	  echo "skipping Chromium install (not root or no apt-get): the report's browser test will be skipped"
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not gpu"

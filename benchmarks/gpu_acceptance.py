@@ -148,13 +148,19 @@ def check_device_mapping(s: Setup) -> Result:
     )
     if done.returncode != 0:
         return Result("FAIL", f"child exited {done.returncode}: {done.stderr.strip()[-200:]}")
-    text = json.dumps(_record_from(done.stdout)).lower()
+    record = _record_from(done.stdout)
+    basis = (record.get("environment") or {}).get("device_identity_basis")
+    text = json.dumps(record).lower()
     short_bus = bus.lower().split(":", 1)[-1]  # NVML pads the domain to 8 digits, others to 4
     named = uuid.lower().removeprefix("gpu-") in text or short_bus in text
     what = f"GPU {last} (NVML): {uuid}, PCI {bus}"
     if named:
         return Result("PASS", f"record of CUDA_VISIBLE_DEVICES={last} names {what}")
-    return Result("FAIL", f"record of CUDA_VISIBLE_DEVICES={last} names neither id of {what}")
+    return Result(
+        "FAIL",
+        f"record of CUDA_VISIBLE_DEVICES={last} names neither id of {what} "
+        f"(its device_identity_basis: {basis})",
+    )
 
 
 # --------------------------------------------------------------------------------------------

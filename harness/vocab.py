@@ -59,12 +59,28 @@ STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crashed", "interrupted")
 
 # Provenance of an energy figure, strongest first: a measurement is never shown as an estimate.
 NVML_COUNTER = "nvml-counter"  # NVML's cumulative energy counter (Volta and newer), differenced
+AMDSMI_COUNTER = "amdsmi-counter"  # amdsmi's GPU energy accumulator (AMD, ROCm), differenced
 RAPL = "rapl"  # the CPU's RAPL energy counter, differenced
 NVML_SAMPLED = "nvml-sampled"  # NVML power samples integrated over time
+AMDSMI_SAMPLED = "amdsmi-sampled"  # amdsmi socket-power samples integrated over time
 ESTIMATED_TDP = "estimated-tdp"  # a model (codecarbon: CPU load x TDP, fixed RAM power)
 UNAVAILABLE = "unavailable"
-PROVENANCES: tuple[str, ...] = (NVML_COUNTER, RAPL, NVML_SAMPLED, ESTIMATED_TDP, UNAVAILABLE)
-MEASURED_PROVENANCES: tuple[str, ...] = (NVML_COUNTER, NVML_SAMPLED, RAPL)
+PROVENANCES: tuple[str, ...] = (
+    NVML_COUNTER,
+    AMDSMI_COUNTER,
+    RAPL,
+    NVML_SAMPLED,
+    AMDSMI_SAMPLED,
+    ESTIMATED_TDP,
+    UNAVAILABLE,
+)
+MEASURED_PROVENANCES: tuple[str, ...] = (
+    NVML_COUNTER,
+    NVML_SAMPLED,
+    RAPL,
+    AMDSMI_COUNTER,
+    AMDSMI_SAMPLED,
+)
 
 # Units.
 LBS_PER_KG = 2.20462262185

@@ -164,9 +164,17 @@ def make_architecture(name: str, meta: DetectionMeta) -> Architecture:
         + (_OPS_NOTE if name in OPS_DEPEND_ON_DETECTIONS else ""),
         family=info.family,
         description=f"torchvision {name} ({info.paper}), {info.size} px input",
-        tags=frozenset({"torchvision"}),
+        tags=frozenset(
+            {"torchvision", "paper", "compare"} if name in PAPER_NETWORKS else {"torchvision"}
+        ),
         source=__name__,
     )
 
+
+# Zoo detectors whose architecture is a point of the paper's COCO data
+# (harness/data/reference/coco.csv, the model column): the others differ in backbone.
+PAPER_NETWORKS = {
+    "fasterrcnn_resnet50_fpn": "Detectron baseline: Faster R-CNN R-50-FPN 1x",
+}
 
 ARCHITECTURES = [register(make_architecture(n, m)) for n, m in DETECTION.items()]

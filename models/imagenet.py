@@ -169,6 +169,34 @@ def _loss(name: str) -> tuple[LossFn, str]:
     return cross_entropy_loss, "cross-entropy"
 
 
+# Zoo networks whose architecture is a point of the paper's ImageNet data
+# (harness/data/reference/imagenet.csv, the model column): `harness list --tag paper`, and
+# what `harness compare --benchmark imagenet` picks from.
+PAPER_NETWORKS = {
+    "alexnet": "AlexNet (1 CNN)",
+    "vgg16": "VGG-16 (config D, 1 net, multi-crop+dense)",
+    "vgg19": "VGG-19 (config E, 1 net, multi-crop+dense)",
+    "googlenet": "GoogLeNet / Inception-v1",
+    "inception_v3": "Inception-v3 (single crop)",
+    "resnet50": "ResNet-50 (10-crop)",
+    "resnet101": "ResNet-101 (10-crop)",
+    "resnet152": "ResNet-152 (10-crop)",
+    "resnext101_64x4d": "ResNeXt-101 (64x4d), 224 crop",
+    "mobilenet_v2": "MobileNet v2 1.0-224",
+    **{
+        f"efficientnet_b{i}": f"EfficientNet-B{i} ({px}px)"
+        for i, px in enumerate((224, 240, 260, 300, 380, 456, 528, 600))
+    },
+    "efficientnet_v2_l": "EfficientNetV2-L (ImageNet-1K)",
+    "vit_b_16": "DeiT-B (224px)",
+}
+# ViT-L/16 and ViT-H/14 are points too, but pretrained on JFT-300M; torchvision's weights (and
+# so the zoo's reference metric) are another training's, so they are not tagged.
+# `harness compare --benchmark imagenet` measures these by default: small to large compute
+# (0.3 to 15.5 GMACs), on the trend, above it (efficientnet_b4) and below it (vgg16).
+COMPARE_DEFAULT = ("mobilenet_v2", "resnet50", "efficientnet_b4", "vgg16")
+
+
 def make_architecture(name: str, meta: ClassificationMeta) -> Architecture:
     fam = family_of(name)
     optimizer, recipe = published_recipe("imagenet", name)
@@ -209,7 +237,11 @@ def make_architecture(name: str, meta: ClassificationMeta) -> Architecture:
         ),
         family=fam.key,
         description=f"torchvision {name} ({fam.paper}), {meta.crop} px; tiny: {tiny.TINY_NOTES[fam.key]}",
-        tags=frozenset({"torchvision"}),
+        tags=frozenset(
+            {"torchvision"}
+            | ({"paper"} if name in PAPER_NETWORKS else set())
+            | ({"compare"} if name in COMPARE_DEFAULT else set())
+        ),
         source=__name__,
     )
 

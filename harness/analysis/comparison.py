@@ -7,8 +7,10 @@ recipe of the first zoo entry that has one, and the output says so.
 
 Where it sits on the regression: the paper's polynomial fit over the benchmark's published points
 gives the compute the trend needs to reach the architecture's error, C_trend = 10^((log10(1/e) -
-a) / b), with a 95% interval (Fieller); the ratio C_used / C_trend < 1 means it reaches that
-error with less compute than the trend predicts.
+a) / b), with two bands: the line's 95% confidence band (where the trend is) and the 95%
+prediction interval for a new network (where a network of that error falls); the verdict reads
+the second only, and only for a significant fit (`harness.analysis.trend_position`). Tiny
+variants and runs at a size other than the published metric's are never placed on the trend.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.analysis.trend_position import TrendPosition, not_placed, position
 from harness.arch.registry import get, list_architectures
 from harness.arch.spec import Architecture, ReferenceMetric
 from harness.errors import ConfigurationError, HarnessError
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.pipeline.summary import CLAIMED_CITATION
 
 METRIC_OF = {
     "imagenet": "top1_acc",
@@ -33,32 +37,6 @@ METRIC_OF = {
     "wmt14_en_fr": "bleu",
     "wmt14_en_de": "bleu",
 }
-
-
-@dataclass(frozen=True)
-class TrendPosition:
-    """Where one measured architecture sits relative to the paper's fitted trend."""
-
-    architecture: str
-    measure: str  # "per-pass" or "burden"
-    error: float
-    compute_used_flop: float
-    compute_at_trend_flop: float
-    trend_low_flop: float
-    trend_high_flop: float
-    fit: str  # "k=9.7 (n=34, R2=0.63, published imagenet points)"
-
-    @property
-    def ratio(self) -> float:
-        return self.compute_used_flop / self.compute_at_trend_flop
-
-    def verdict(self) -> str:
-        r = self.ratio
-        inside = self.trend_low_flop <= self.compute_used_flop <= self.trend_high_flop
-        side = "less" if r < 1 else "more"
-        times = 1 / r if r < 1 else r
-        band = "within the fit's 95% band" if inside else "outside the fit's 95% band"
-        return f"uses {times:.3g}x {side} compute than the trend needs for this error ({band})"
 
 
 @dataclass(frozen=True)
@@ -77,7 +55,12 @@ class Comparison:
             "new": self.new.to_dict(),
             "zoo": [r.to_dict() for r in self.zoo],
             "positions": [
-                {**dataclasses.asdict(p), "ratio": p.ratio, "verdict": p.verdict()}
+                {
+                    **dataclasses.asdict(p),
+                    "ratio": p.ratio,
+                    "place": p.place,
+                    "verdict": p.verdict(),
+                }
                 for p in self.positions
             ],
             "notes": list(self.notes),
@@ -96,8 +79,13 @@ def compare(
     force: bool = False,
     echo: Callable[[str], None] = print,
     published_from: str | None = None,
+    ask_above_s: float | None = None,
+    first_notes: Sequence[str] = (),
 ) -> Comparison:
-    """Measure `name` and the zoo entries it is compared with; place all on the paper's trend."""
+    """Measure `name` and the zoo entries it is compared with; place all on the paper's trend.
+
+    The estimated run time is echoed first; above `ask_above_s` nothing starts (a one-line
+    ConfigurationError saying how to go ahead), so a script never waits on a prompt."""
     from harness.pipeline.measure import measure
     from harness.sweep.loop import run_sweep
     from harness.sweep.store import ResultStore
@@ -108,24 +96,46 @@ def compare(
     bench = benchmark or new_arch.benchmark or get(zoo_names[0]).benchmark
     notes: list[str] = []
     new_arch = _lend_recipe(new_arch, zoo_names, bench, claimed_metric, notes)
-    if new_config.tiny:
-        notes.append(
-            "tiny variants: the figures exercise the pipeline; they are not the published "
-            "networks', so they are not placed on the paper's trend"
-        )
 
+    notes += list(first_notes)
     with ResultStore(db) as store:
         configs = [make_config(n) for n in zoo_names]
+        _check_time(configs, new_config, new_arch, store, force, ask_above_s, echo)
         echo(
             f"measuring {len(configs)} zoo entries (cached rows are reused): {', '.join(zoo_names)}"
         )
         run_sweep(configs, store, force=force, echo=echo)
-        zoo = tuple(r for r in (store.get(c.key()) for c in configs) if r is not None)
+        zoo = tuple(r for r in (store.get_for(c) for c in configs) if r is not None)
         echo(f"measuring {new_config.label()} ...")
         new = measure(new_config, lambda p: echo(f"  {p}"), architecture=new_arch)
         store.put(new, overwrite=True)
     positions = _trend_positions([new, *zoo], bench, notes, published_from) if bench else ()
     return Comparison(new, zoo, bench, tuple(positions), tuple(notes))
+
+
+def _check_time(
+    configs: Sequence[MeasurementConfig],
+    new_config: MeasurementConfig,
+    new_arch: Architecture,
+    store: Any,
+    force: bool,
+    ask_above_s: float | None,
+    echo: Callable[[str], None],
+) -> None:
+    """Echo the estimated time of the runs to do; refuse to start one too long to ask for."""
+    from harness.analysis.run_estimate import estimate
+
+    cached = set()
+    if not force:
+        cached = {c.key() for c in configs if (r := store.get(c.key())) is not None and r.ok}
+    pairs = [(c, get(c.architecture)) for c in configs] + [(new_config, new_arch)]
+    guess = estimate(pairs, cached, store.load(status="ok"))
+    echo(guess.line())
+    if ask_above_s is not None and guess.seconds > ask_above_s:
+        raise ConfigurationError(
+            f"this comparison would take about {guess.duration} (estimate above); add --yes "
+            "to run it, or shorten it (--max 2; on a CPU, leave out --full)"
+        )
 
 
 def _choose_zoo(
@@ -142,12 +152,27 @@ def _choose_zoo(
         )
     if limit < 1:
         raise ConfigurationError(f"--max must be at least 1, got {limit}")
-    pool = [a for a in list_architectures(benchmark=bench, tag="paper") if a.name != new_arch.name]
-    if not pool:
-        pool = [a for a in list_architectures(benchmark=bench) if a.name != new_arch.name]
-    if not pool:
-        raise ConfigurationError(f"no zoo architectures for benchmark {bench!r}")
-    return [a.name for a in pool[:limit]]
+    for tag in ("compare", "paper", None):  # the chosen few, the paper's networks, any
+        pool = [a for a in list_architectures(benchmark=bench, tag=tag) if a.name != new_arch.name]
+        if pool:
+            return [a.name for a in spanning(pool, limit)]
+    raise ConfigurationError(f"no zoo architectures for benchmark {bench!r}")
+
+
+def spanning(pool: Sequence[Architecture], limit: int) -> list[Architecture]:
+    """At most `limit` networks spread evenly over log10 of their published compute (cheapest
+    and dearest included), so a default comparison spans the trend; unknown compute last."""
+    known = sorted((a for a in pool if a.published_gmacs), key=lambda a: a.published_gmacs)
+    rest = [a for a in pool if not a.published_gmacs]
+    if len(known) <= limit:
+        return (known + rest)[:limit]
+    logs = [math.log10(a.published_gmacs) for a in known]
+    chosen: list[int] = []
+    for i in range(limit):
+        target = logs[0] + (logs[-1] - logs[0]) * i / max(limit - 1, 1)
+        free = [j for j in range(len(known)) if j not in chosen]
+        chosen.append(min(free, key=lambda j: abs(logs[j] - target)))
+    return [known[j] for j in sorted(chosen)]
 
 
 def _lend_recipe(
@@ -175,7 +200,7 @@ def _lend_recipe(
             raise ConfigurationError(f"--metric must be a percentage in (0, 100), got {claimed}")
         metric = METRIC_OF.get(bench or "", "metric")
         changes["reference"] = ReferenceMetric(
-            metric, claimed, citation="claimed by the user (--metric)"
+            metric, claimed, citation=CLAIMED_CITATION, claimed=True
         )
     return dataclasses.replace(arch, **changes) if changes else arch
 
@@ -187,6 +212,20 @@ def _trend_positions(
     from harness.analysis.fit import fit
 
     published = published_points(bench, published_from)
+    placed, tiny = [], []
+    for r in records:
+        why = not_placed(r)
+        if r.config.get("tiny"):
+            tiny.append(str(r.config.get("architecture")))
+        elif why:
+            notes.append(f"not placed on the paper's trend: {why}")
+        else:
+            placed.append(r)
+    if tiny:
+        notes.append(
+            "not placed on the paper's trend (tiny variants, not the published networks): "
+            + ", ".join(tiny)
+        )
     out: list[TrendPosition] = []
     for measure in ("per-pass", "burden"):
         try:
@@ -195,32 +234,12 @@ def _trend_positions(
             notes.append(f"no {measure} trend for {bench}: {exc}")
             continue
         if not f.significant:
-            notes.append(f"the {bench} {measure} fit is {f.verdict}: read its position with care")
-        desc = f"k={f.k:.3g} (n={f.n}, R2={f.r_squared:.2f}, published {bench} points)"
-        for r in records:
-            value = r.architecture.get("reference_value")
-            used = _compute_used(r, measure)
-            if not r.ok or value is None or used is None or r.config.get("tiny"):
-                continue
-            error = 1 - float(value) / 100
-            x0, lo, hi = f.log10_compute_for(error)
-            out.append(
-                TrendPosition(
-                    architecture=r.config["architecture"],
-                    measure=measure,
-                    error=error,
-                    compute_used_flop=used,
-                    compute_at_trend_flop=10**x0,
-                    trend_low_flop=10**lo if math.isfinite(lo) else 0.0,
-                    trend_high_flop=10**hi if math.isfinite(hi) else math.inf,
-                    fit=desc,
-                )
+            notes.append(
+                f"the {bench} {measure} fit is {f.verdict}: its positions carry no verdict"
             )
+        desc = (
+            f"k={f.k:.3g} (n={f.n}, R2={f.r_squared:.2f}, p={f.p_value:.2g}, "
+            f"published {bench} points)"
+        )
+        out += [p for p in (position(r, f, desc) for r in placed) if p is not None]
     return out
-
-
-def _compute_used(r: Measurement, measure: str) -> float | None:
-    if measure == "per-pass":
-        macs = r.counts.get("forward_macs_per_example")
-        return 2.0 * macs if macs else None
-    return r.burden.get("burden_per_run_flop") or None

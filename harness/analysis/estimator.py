@@ -29,6 +29,7 @@ class LineEstimate:
     df_resid: int
     r_squared: float  # pseudo-R^2 for a quantile line
     p_value: float  # of the slope
+    resid_var: float = math.nan  # OLS residual variance s^2 (statsmodels' scale); NaN: quantile
 
 
 def check_quantile(quantile: float | None) -> None:
@@ -57,9 +58,11 @@ def estimate_line(x: np.ndarray, y: np.ndarray, quantile: float | None = None) -
         if quantile is None:
             res = sm.OLS(y, design).fit()
             r2 = float(res.rsquared)
+            scale = float(res.scale)
         else:
             res = sm.QuantReg(y, design).fit(q=quantile)
             r2 = float(res.prsquared)
+            scale = math.nan  # a quantile line has no residual variance to predict with
         ci = np.asarray(res.conf_int(ALPHA))
         cov = np.asarray(res.cov_params())
         pval = float(res.pvalues[1])
@@ -70,4 +73,5 @@ def estimate_line(x: np.ndarray, y: np.ndarray, quantile: float | None = None) -
         df_resid=int(res.df_resid),
         r_squared=r2,
         p_value=pval,
+        resid_var=scale,
     )

@@ -17,6 +17,14 @@ Confidence intervals (95%, t distribution, OLS by statsmodels):
   interval: the x where the fitted line's 95% confidence band reaches y0, i.e. where the plotted
   band meets the target's horizontal line. It uses the full parameter covariance, is finite
   only when the slope is significantly non-zero, and is reported as unbounded otherwise.
+  It is where the trend LINE is, not where a network is: most published points lie outside it.
+* Where one NEW network may lie is the 95% prediction interval (statsmodels'
+  `get_prediction(x).summary_frame(alpha)` obs_ci_lower/upper): the line's variance plus the
+  residual variance s^2, Var = Var(a + b x) + s^2. `log10_compute_predicted` inverts it for a
+  network of error e: the set of log10 compute x whose prediction interval contains y(e), i.e.
+  Fieller's quadratic with s^2 added to Var(a) (an inverse-prediction, or calibration, interval;
+  Draper & Smith, Applied Regression Analysis, 3rd ed., sec. 3.2). It is NOT the prediction
+  interval of log10 compute regressed on y: that reverse regression is not the paper's.
 """
 
 from __future__ import annotations
@@ -98,6 +106,7 @@ class Fit:
     best_flops: float
     dependent: str = DEFAULT_DEPENDENT  # the quantity regressed (dependent.py)
     quantile: float | None = None  # None: OLS; else the quantile of a quantile regression
+    resid_var: float = math.nan  # s^2, the scatter of points about the line (OLS only)
 
     @property
     def paper_performance(self) -> bool:
@@ -148,13 +157,41 @@ class Fit:
         mid = self.predict(x)
         return mid - self.t_crit * se, mid + self.t_crit * se
 
+    def prediction_band(self, log10_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """95% prediction interval for ONE new network's y at log10 compute x: the line's
+        uncertainty plus the points' scatter (statsmodels' obs_ci_lower/upper)."""
+        self._check_predicts()
+        x = np.asarray(log10_c, dtype=float)
+        (vaa, vab), (_, vbb) = self.cov
+        se = np.sqrt(np.maximum(vaa + 2 * x * vab + x * x * vbb, 0.0) + self.resid_var)
+        mid = self.predict(x)
+        return mid - self.t_crit * se, mid + self.t_crit * se
+
+    def _check_predicts(self) -> None:
+        if not math.isfinite(self.resid_var):
+            raise HarnessError(
+                f"{self.benchmark} {self.measure}: a quantile line has no prediction interval; "
+                "use the OLS fit"
+            )
+
     def log10_compute_for(self, error: float) -> tuple[float, float, float]:
         """(estimate, low, high) of log10 compute at which the fit reaches `error` (Fieller)."""
+        return self._invert(error, 0.0)
+
+    def log10_compute_predicted(self, error: float) -> tuple[float, float, float]:
+        """(estimate, low, high): the log10 compute whose 95% prediction interval holds `error`,
+        i.e. the compute range in which a new network of this error lies 95% of the time."""
+        self._check_predicts()
+        return self._invert(error, self.resid_var)
+
+    def _invert(self, error: float, extra_var: float) -> tuple[float, float, float]:
+        """The x where |y0 - a - b x| <= t sqrt(Var(a + b x) + extra_var): a quadratic in x."""
         check_error(error, "target error")
         y0 = float(transform(self.model, error, self.dependent))
         d = y0 - self.intercept
         x0 = d / self.slope
         (vaa, vab), (_, vbb) = self.cov
+        vaa = vaa + extra_var
         t2 = self.t_crit**2
         qa = self.slope**2 - t2 * vbb
         qb = -2.0 * (d * self.slope + t2 * vab)
@@ -305,6 +342,7 @@ def fit_points(
         best_flops=float(points["compute_flops"].iloc[best]),
         dependent=dependent,
         quantile=quantile,
+        resid_var=res.resid_var,
     )
 
 

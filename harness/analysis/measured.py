@@ -142,8 +142,9 @@ def load_measured(path: str) -> pd.DataFrame:
                 points = measured_points(records)
                 if not points:
                     raise HarnessError(
-                        f"--with-measured: {path} has no full-size measurement of a paper "
-                        f"benchmark ({len(records)} ok rows; tiny variants are not points)"
+                        f"--with-measured: {path} has no measurement of a paper benchmark at "
+                        f"its published size with a published metric ({len(records)} ok rows; "
+                        "tiny variants, other sizes and claimed metrics are not points)"
                     )
                 df = pd.DataFrame(points)
     except (OSError, ValueError, sqlite3.DatabaseError, pd.errors.ParserError) as exc:

@@ -170,7 +170,7 @@ PROJECTION_COLUMNS = (
 )
 PROJECTION_HEADERS = {
     "compute": "compute FLOP",
-    "band": "95% band",
+    "band": "95% band of the line (Fieller)",
     "observed": "best point's compute",
     "co2_lbs": "CO2 lbs (95% band)",
     "co2_kg": "CO2 kg",

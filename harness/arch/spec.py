@@ -40,6 +40,7 @@ class ReferenceMetric:
     name: str  # "top1_acc", "box_ap", "f1", "bleu"
     value: float  # percent, 0..100
     citation: str
+    claimed: bool = False  # given by the user (`harness compare --top1`), not published
 
     @property
     def error(self) -> float:
@@ -256,6 +257,7 @@ class Architecture:
             "reference_metric": ref.name if ref else None,
             "reference_value": ref.value if ref else None,
             "reference_citation": ref.citation if ref else None,
+            "reference_claimed": bool(ref and ref.claimed),
             "published_params": self.published_params,
             "published_gmacs": self.published_gmacs,
             "published_source": self.published_source,

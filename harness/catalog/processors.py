@@ -33,6 +33,7 @@ class ProcessorSpec:
     fp8_flop_per_s: float | None
     tdp_watts: float | None
     source: str
+    sms: int | None = None  # streaming multiprocessors (NVIDIA) or compute units (AMD) per device
 
     def peak_flop_per_s(self, precision: str) -> float | None:
         """Dense datasheet peak at `precision`; None where the table has no figure."""
@@ -80,6 +81,7 @@ def processor_table(reference_dir: Path = REFERENCE_DIR) -> dict[str, ProcessorS
                 fp8_flop_per_s=_tflops(row["fp8_tflops_dense"]),
                 tdp_watts=float(row["tdp_watts"]) if row["tdp_watts"].strip() else None,
                 source=row["source"],
+                sms=int(row["sms"]) if (row.get("sms") or "").strip() else None,
             )
     return out
 
@@ -111,13 +113,20 @@ def _norm(name: str) -> str:
 # What torch.cuda.get_device_name returns -> a processors.csv row (None: known, but no row with
 # the right figures, so no peak rather than a wrong one). First match wins.
 _DEVICE_NAME_RULES: tuple[tuple[str, str | None], ...] = (
-    (r"\bh100\b.*\bnvl\b", None),  # H100 NVL: different clocks and TDP from SXM5 and PCIe
+    (r"\bgh200\b", "GH200 (GPU)"),  # "NVIDIA GH200 480GB": the superchip's Hopper GPU
+    (r"\bgb200\b", "GB200 (per GPU)"),  # "NVIDIA GB200"
+    (r"\bh100\b.*\bnvl\b", "H100 NVL"),  # "NVIDIA H100 NVL": lower clocks and TDP than SXM5
     (r"\bh100\b.*\bpcie\b", "H100 PCIe"),
     (r"\bh100\b", "H100 SXM5"),  # "NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM5 80GB"
-    (r"\bh200\b.*\bnvl\b", None),
+    (r"\bh200\b.*\bnvl\b", "H200 NVL"),
     (r"\bh200\b", "H200 SXM"),  # "NVIDIA H200"
+    (r"\bh800\b.*\bpcie\b", None),  # H800 PCIe: no confirmed figures
+    (r"\bh800\b", "H800 SXM5"),  # "NVIDIA H800"
+    (r"\bh20\b", "H20"),  # "NVIDIA H20": a row without confirmed figures
+    (r"\bb300\b", "B300 (HGX)"),
     (r"\bb200\b", "B200 (HGX, 1000 W)"),
-    (r"\ba100\b.*\bpcie\b", None),  # same rates as SXM4 but 250-300 W: not in the table
+    (r"\ba100\b.*\b80 ?gb\b.*\bpcie\b", "A100 80GB PCIe"),  # "NVIDIA A100 80GB PCIe"
+    (r"\ba100\b.*\bpcie\b", "A100 40GB PCIe"),  # "NVIDIA A100-PCIE-40GB"
     (r"\ba100\b.*\b80 ?gb\b", "A100 80GB SXM4"),  # "NVIDIA A100-SXM4-80GB"
     (r"\ba100\b", "A100 40GB SXM4"),  # "NVIDIA A100-SXM4-40GB"
     (r"\bv100\b.*\bpcie\b", "V100 PCIe"),  # "Tesla V100-PCIE-16GB" (not V100S)
@@ -125,9 +134,14 @@ _DEVICE_NAME_RULES: tuple[tuple[str, str | None], ...] = (
     (r"\bp100\b.*\bpcie\b", "P100 PCIe 16GB"),
     (r"\bp100\b", "P100 SXM2"),
     (r"\bt4\b", "T4"),  # "Tesla T4"
-    (r"\ba10\b", "A10"),  # "NVIDIA A10" (not A10G)
+    (r"\ba10g\b", "A10G"),  # "NVIDIA A10G" (AWS): a row without confirmed figures
+    (r"\ba10\b", "A10"),  # "NVIDIA A10"
     (r"\bl4\b", "L4"),
     (r"\bl40s\b", "L40S"),
+    (r"\bl40\b", "L40"),
+    (r"\bmi300x\b", "MI300X"),  # "AMD Instinct MI300X"
+    # "AMD Instinct MI250X/MI250": one GCD; an MI250's (104 CUs) rate is its share of the row's
+    (r"\bmi250x?\b", "MI250X (per GCD)"),
     (r"\brtx 4090\b(?! d\b)", "RTX 4090"),  # "NVIDIA GeForce RTX 4090" (not 4090 D)
     (r"\brtx 3090\b(?! ti\b)", "RTX 3090"),
     (r"\bgtx 1080\b(?! ti\b)", "GTX 1080"),

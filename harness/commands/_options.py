@@ -68,6 +68,15 @@ def add_cost_options(p: argparse.ArgumentParser) -> None:
         default=2.0,
         help="dollars per device-hour (default 2.0)",
     )
+    from harness.cost.routes import DEFAULT_USD_PER_CPU_HOUR
+
+    p.add_argument(
+        "--cpu-hour-price",
+        type=float,
+        default=DEFAULT_USD_PER_CPU_HOUR,
+        help="dollars per CPU-hour for a CPU measurement (default "
+        f"{DEFAULT_USD_PER_CPU_HOUR:g}, AWS EC2 on-demand c7i.4xlarge; negative: not priced)",
+    )
 
 
 def add_timeout_option(p: argparse.ArgumentParser) -> None:
@@ -145,9 +154,18 @@ def measurement_config(args: argparse.Namespace, architecture: str, **overrides)
         country=getattr(args, "country", None),
         pue=getattr(args, "pue", 1.0),
         price_per_gpu_hour=getattr(args, "price_per_gpu_hour", 2.0),
+        price_per_cpu_hour=_cpu_price(args),
         seed=args.seed,
         input_shape=parse_shape(args.input_shape),
         vocab=args.vocab,
     )
     fields.update(overrides)
     return MeasurementConfig(**fields)
+
+
+def _cpu_price(args: argparse.Namespace) -> float | None:
+    """`--cpu-hour-price`; a negative price means a CPU run is not priced by the hour."""
+    from harness.cost.routes import DEFAULT_USD_PER_CPU_HOUR
+
+    price = getattr(args, "cpu_hour_price", DEFAULT_USD_PER_CPU_HOUR)
+    return None if price is not None and price < 0 else price

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from harness.commands._energy_options import (
+    add_energy_options,
+    energy_options,
+    refuse_energy_options,
+)
 from harness.commands._options import (
     add_cost_options,
     add_step_options,
@@ -33,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_step_options(p)
     add_cost_options(p)
+    add_energy_options(p)
     p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
     p.add_argument("--no-store", action="store_true", help="do not save the record")
     p.add_argument(
@@ -66,6 +71,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a torchrun launch is killed (default: --timeout)",
     )
     add_timeout_option(p)
+    p.add_argument(
+        "--log-to",
+        choices=["mlflow", "wandb"],
+        default=None,
+        help="also log each measurement as a run: mlflow (local ./mlruns) or wandb (offline)",
+    )
+    p.add_argument("--log-uri", default=None, help="with --log-to: MLflow tracking URI or W&B dir")
+
+
+def _log_to(args: argparse.Namespace, records) -> None:
+    """`--log-to`: each record as an MLflow or W&B run (a line on stderr says where)."""
+    if getattr(args, "log_to", None):
+        from harness.present.experiment_log import log_records
+
+        print(log_records(args.log_to, records, args.log_uri), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,12 +94,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.watchdog import time_limit
 
     if args.distributed:
+        refuse_energy_options(args, "a torchrun rank")
         return _run_rank(args)
     _check_launch_options(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
+        refuse_energy_options(args, "a torchrun launch")
         return _run_torchrun(args)
     if args.suite or args.default_suite:
+        refuse_energy_options(args, "a suite")
         if args.name:
             raise ConfigurationError("give an architecture or --suite/--default-suite, not both")
         if args.timeout is not None:
@@ -129,11 +152,12 @@ def _run_one(args: argparse.Namespace) -> int:
     from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
+    options = MeasureOptions(progress=True, **energy_options(args, config.device_kind))
     store = _open_store(args)  # an unusable --db is refused before anything is measured
     try:
         print(f"measuring {config.label()} ...", file=sys.stderr)
         say = lambda p: print(f"  {p}", file=sys.stderr)  # noqa: E731
-        record = measure(config, say, options=MeasureOptions(progress=True))
+        record = measure(config, say, options=options)
         return _finish(record, args, store=store)
     finally:
         if store is not None:
@@ -231,8 +255,11 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
     from harness.pipeline.summary import distributed_rows, figure_rows
 
     where, saved = _save(record, args, store) if not args.no_store else (None, True)
+    _log_to(args, [record])
     if args.json:
-        print(json.dumps(record.to_dict(), indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("measure", [record.to_dict()])))
     else:
         d = record.timing.get("distributed") or {}
         if d:
@@ -250,10 +277,16 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
 
 
 def _print_notes(record) -> None:
+    from harness.pipeline.summary import trust_notes
+
     b, e = record.burden, record.energy
     print()
+    for line in trust_notes(record):
+        print(line)
     if b.get("projection_basis"):
         print(f"projection: {b['projection_basis']}")
+    if b.get("cost_routes_note"):
+        print(f"costs:      {b['cost_routes_note']}")
     if b.get("peak_source"):
         print(f"peak:       {b['peak_source']}")
     prov = b.get("energy_provenance")
@@ -267,6 +300,10 @@ def _print_notes(record) -> None:
         print(f"paper:      {b['paper_basis']}")
     for n in b.get("notes") or []:
         print(f"note:       {n}")
+    from harness.present.energy_notes import energy_note_lines
+
+    for line in energy_note_lines(e or {}, b or {}):
+        print(line)
 
 
 def _run_suite(args: argparse.Namespace) -> int:
@@ -291,12 +328,13 @@ def _run_suite(args: argparse.Namespace) -> int:
         result = run_sweep(
             [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
         )
-    print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
+    _log_to(args, result.records)
+    print(result.summary())  # the last line: how many ran, failed and were skipped
     return _sweep_status(result)
 
 

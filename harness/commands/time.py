@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from harness.commands._options import (
@@ -70,12 +69,18 @@ def _time(args: argparse.Namespace, config) -> int:
     device = describe_device(config.device).to_dict()
     doc = timing_document(record, device, flops_skipped=args.no_flops)
     if args.json:
-        print(json.dumps(doc, indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("time", [record.to_dict()], doc)))
         return 0
     print_table(timing_rows(doc), columns=["figure", "value"])
     print(f"\ndatasheet: {doc['datasheet_peak_source']}")
     if doc["matmul_peak"]:
         print(f"measured:  {doc['matmul_peak']['source']}")
+    if doc["timing"].get("noisy"):
+        from harness.pipeline.summary import NOISY_ADVICE
+
+        print(f"noisy:     {NOISY_ADVICE}")
     sys.stdout.flush()
     for n in doc["notes"]:
         print(f"note: {n}", file=sys.stderr)

@@ -14,8 +14,10 @@ PUE below 1); a missing library, GPU or readable file gives a monitor whose wind
 
 Modules, along the flow: `measurement` (the record and its arithmetic), `sources` (what is
 read), `clocks`, `window` (readings to a record), `monitor` (the interface), `sampled` (the
-sampling monitor), one module per backend (`nvml`, `rapl`, `codecarbon_backend`, `replay`), and
-`factory` (which monitor for which device).
+sampling monitor), one module per backend (`nvml`, `rapl`, `codecarbon_backend`, `replay`),
+`device_state` (a GPU's temperature, clock and throttling at a window's edges), `host_share` (the
+part of the host's energy a run is charged), `factory` (which monitor for which device), and
+`cooldown` (waiting for a cool GPU before the idle baseline).
 """
 
 from __future__ import annotations

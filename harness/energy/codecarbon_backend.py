@@ -6,8 +6,9 @@ path, while the idle baseline is measured; later tasks cost about a millisecond.
 
 Where codecarbon reads RAPL the CPU figure is `rapl`; otherwise (VMs, root-only RAPL files,
 this build machine) it is CPU load x a TDP guess, and RAM power is always a fixed estimate,
-so those figures are labelled `estimated-tdp`. codecarbon's own GPU figure is ignored: the
-NVML backend measures GPUs.
+so those figures are labelled `estimated-tdp`. codecarbon is told to track no GPU
+(`gpu_ids=[]`, https://mlco2.github.io/codecarbon/parameters.html): left alone its tracker polls
+every GPU of the node, and the NVML backend measures the GPU this run uses.
 """
 
 from __future__ import annotations
@@ -81,13 +82,20 @@ class CodecarbonMonitor(EnergyMonitor):
         from codecarbon import OfflineEmissionsTracker
 
         logging.getLogger("codecarbon").setLevel(logging.ERROR)  # after import: it resets it
-        return OfflineEmissionsTracker(
-            country_iso_code=self.country,
-            pue=self.pue,
-            log_level="error",
-            save_to_file=False,
-            measure_power_secs=self.measure_power_secs,
-        )
+        tracker = OfflineEmissionsTracker(**self.tracker_options())
+        drop_gpu_hardware(tracker)
+        return tracker
+
+    def tracker_options(self) -> dict[str, Any]:
+        """The tracker's keyword arguments: offline, quiet, and no GPU of its own."""
+        return {
+            "country_iso_code": self.country,
+            "pue": self.pue,
+            "log_level": "error",
+            "save_to_file": False,
+            "measure_power_secs": self.measure_power_secs,
+            "gpu_ids": [],  # the NVML backend measures the GPU; codecarbon would poll them all
+        }
 
     def _read_cpu_mode(self) -> None:
         for hw in getattr(self._tracker, "_hardware", None) or []:
@@ -209,3 +217,14 @@ class CodecarbonMonitor(EnergyMonitor):
         if self._error:
             return f"codecarbon: unavailable ({self._error})"
         return f"codecarbon offline tracker ({self.country}, PUE {self.pue:g})"
+
+
+def drop_gpu_hardware(tracker: Any) -> None:
+    """Remove a GPU reader the tracker made despite `gpu_ids=[]`.
+
+    codecarbon 3.x keeps polling every GPU's counters with an empty id list (it only sums none
+    of them), so the reader itself goes: the host figure is CPU and RAM only.
+    """
+    hardware = getattr(tracker, "_hardware", None)
+    if isinstance(hardware, list):
+        hardware[:] = [hw for hw in hardware if type(hw).__name__ != "GPU"]

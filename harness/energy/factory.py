@@ -2,10 +2,11 @@
 
     parse the device -> check the options -> choose backends -> build each -> compose
 
-NVML measures CUDA devices, with the host's CPU/RAM beside it; the CPU is measured by RAPL,
-else estimated by codecarbon. Only bad input raises (an unknown device or country code, a PUE
-below 1); a missing library, GPU or readable file gives a monitor whose windows come back
-`unavailable` with the reason, so a measurement never fails for want of a power meter.
+NVML measures CUDA devices (amdsmi the AMD GPUs of a ROCm build of torch), with the host's
+CPU/RAM beside it; the CPU is measured by RAPL, else estimated by codecarbon. Only bad input
+raises (an unknown device or country code, a PUE below 1); a missing library, GPU or readable
+file gives a monitor whose windows come back `unavailable` with the reason, so a measurement
+never fails for want of a power meter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalog.grid import grid_intensity
+from harness.energy.amd_smi import AmdSmiSource
 from harness.energy.codecarbon_backend import CodecarbonMonitor
+from harness.energy.host_share import HostShare, check_host_share, count_host_gpus, host_share
 from harness.energy.measurement import DEFAULT_MIN_WINDOW_S
 from harness.energy.monitor import CompositeMonitor, EnergyMonitor, UnavailableMonitor
 from harness.energy.nvml import NvmlSource
@@ -30,7 +33,7 @@ from harness.energy.sources import PowerSource, SourceUnavailable
 from harness.errors import ConfigurationError
 from harness.vocab import DEVICE_PATTERN
 
-BACKENDS: tuple[str, ...] = ("nvml", "rapl", "codecarbon", "replay")
+BACKENDS: tuple[str, ...] = ("nvml", "rapl", "codecarbon", "replay", "amdsmi")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class MonitorSettings:
     trace: str | Path | PowerTrace | None = None
     rapl_root: str | Path = POWERCAP
     nvml: Any = None  # a stand-in for the pynvml module (tests); None loads the real one
+    cuda: Any = None  # a stand-in for torch.cuda's device properties (tests); None: torch's
+    amdsmi: Any = None  # a stand-in for the amdsmi module (tests); None loads the real one
+    host_share: float | None = None  # the part of the host charged to the run; None: by GPUs
 
 
 def make_energy_monitor(
@@ -62,16 +68,22 @@ def make_energy_monitor(
     trace: str | Path | PowerTrace | None = None,
     rapl_root: str | Path = POWERCAP,
     nvml: Any = None,
+    cuda: Any = None,
+    amdsmi: Any = None,
+    host_share: float | None = None,
 ) -> EnergyMonitor:
     """A monitor for `device` ("cpu", "cuda", "cuda:N").
 
     `backends` overrides the choice: the first is the primary measurement, a second one runs
     beside it as the host (e.g. ["nvml", "codecarbon"]). "replay" plays `trace` in real time,
-    looping (benchmarks). `nvml` injects a stand-in for the pynvml module (tests).
+    looping (benchmarks). `nvml` injects a stand-in for the pynvml module and `cuda` one for
+    torch.cuda's device properties (tests). `host_share` overrides the part of the host's energy
+    charged to the run (default: GPUs used / GPUs on the host, `harness.energy.host_share`).
     """
     kind, index = parse_device(device)
     check_options(country=country, pue=pue, sample_hz=sample_hz, idle_s=idle_s)
     names = check_backends(backends, trace)
+    check_host_share(host_share)
     settings = MonitorSettings(
         cuda_index=index,
         country=country,
@@ -83,6 +95,9 @@ def make_energy_monitor(
         trace=trace,
         rapl_root=rapl_root,
         nvml=nvml,
+        cuda=cuda,
+        amdsmi=amdsmi,
+        host_share=host_share,
     )
     return compose(kind, names, settings)
 
@@ -134,10 +149,27 @@ def compose(kind: str, names: Sequence[str], s: MonitorSettings) -> EnergyMonito
     """The backends asked for, else NVML beside the host for CUDA, else the host alone."""
     if names:
         monitors = [build_backend(n, s) for n in names]
-        return monitors[0] if len(monitors) == 1 else CompositeMonitor(monitors[0], monitors[1])
+        if len(monitors) == 1:
+            return monitors[0]
+        return CompositeMonitor(monitors[0], monitors[1], share_of_host(kind, s))
     if kind == "cuda":
-        return CompositeMonitor(build_backend("nvml", s), cpu_monitor(s))
+        gpu = "amdsmi" if rocm() else "nvml"
+        return CompositeMonitor(build_backend(gpu, s), cpu_monitor(s), share_of_host(kind, s))
     return cpu_monitor(s)
+
+
+def rocm() -> bool:
+    """torch is a ROCm build (`torch.version.hip` set): its cuda:N devices are AMD GPUs."""
+    torch = sys.modules.get("torch")  # never import torch just for this
+    return torch is not None and getattr(getattr(torch, "version", None), "hip", None) is not None
+
+
+def share_of_host(kind: str, s: MonitorSettings) -> HostShare:
+    """One process measures one GPU: its share of the host is 1 / the host's GPUs."""
+    if s.host_share is not None or kind != "cuda":
+        return host_share(kind, override=s.host_share)
+    count, counted_by = count_host_gpus(s.nvml)
+    return host_share(kind, gpus_used=1, host_gpus=count, counted_by=counted_by)
 
 
 def cpu_monitor(s: MonitorSettings) -> EnergyMonitor:
@@ -152,7 +184,9 @@ def build_backend(name: str, s: MonitorSettings, note: str = "") -> EnergyMonito
     """One backend's monitor, or an `UnavailableMonitor` saying why it cannot run here."""
     try:
         if name == "nvml":
-            return _sampled(NvmlSource((s.cuda_index,), nvml=s.nvml), s)
+            return _sampled(NvmlSource((s.cuda_index,), nvml=s.nvml, cuda=s.cuda), s)
+        if name == "amdsmi":
+            return _sampled(AmdSmiSource((s.cuda_index,), lib=s.amdsmi, cuda=s.cuda), s)
         if name == "rapl":
             return _sampled(RaplSource(s.rapl_root), s)
         if name == "replay":

@@ -79,6 +79,13 @@ class EnergyMeasurement:
     flags: tuple[str, ...] = ()
     timeline: tuple[PowerSample, ...] = ()
     host: EnergyMeasurement | None = None
+    # each GPU's temperature, SM clock and clock-event reasons as the window began and ended
+    device_state_start: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    device_state_end: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    throttled_at_end: tuple[str, ...] = ()  # "cuda:0: sw_power_cap", ... (power or heat)
+    # the part of `host` (the whole machine's CPU/RAM) this run is charged with, and why
+    host_energy_share: float | None = None
+    host_energy_share_basis: str = ""
 
     def __post_init__(self) -> None:
         if self.provenance not in PROVENANCES:
@@ -102,6 +109,9 @@ class EnergyMeasurement:
         d["flags"] = list(self.flags)
         d["timeline"] = [asdict(s) for s in self.timeline] if timeline else []
         d["host"] = self.host.to_dict(timeline=timeline) if self.host else None
+        d["device_state_start"] = {k: dict(v) for k, v in self.device_state_start.items()}
+        d["device_state_end"] = {k: dict(v) for k, v in self.device_state_end.items()}
+        d["throttled_at_end"] = list(self.throttled_at_end)
         return d
 
     @classmethod

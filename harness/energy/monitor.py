@@ -76,9 +76,10 @@ class UnavailableMonitor(EnergyMonitor):
 class CompositeMonitor(EnergyMonitor):
     """An accelerator monitor with a host (CPU/RAM) monitor beside it over the same windows."""
 
-    def __init__(self, primary: EnergyMonitor, host: EnergyMonitor):
+    def __init__(self, primary: EnergyMonitor, host: EnergyMonitor, share: Any = None):
         self.primary = primary
         self.host = host
+        self.share = share  # a `HostShare`: the part of the host charged to this run
         self.backend = f"{primary.backend}+{host.backend}"
         self.min_window_s = max(primary.min_window_s, host.min_window_s)
 
@@ -97,7 +98,14 @@ class CompositeMonitor(EnergyMonitor):
     def end_window(self, name: str) -> EnergyMeasurement:
         m = self.primary.end_window(name)
         h = self.host.end_window(name)
-        return replace(m, host=h)
+        if self.share is None:
+            return replace(m, host=h)
+        return replace(
+            m,
+            host=h,
+            host_energy_share=self.share.fraction,
+            host_energy_share_basis=self.share.basis,
+        )
 
     def describe(self) -> str:
         return f"{self.primary.describe()}; host: {self.host.describe()}"

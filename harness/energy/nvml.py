@@ -20,7 +20,14 @@ from typing import Any
 
 from harness.energy.measurement import PowerSample
 from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
-from harness.hardware.nvml import NvmlUnavailable, error_text, handle_for_cuda_index, start, text
+from harness.hardware.nvml import (
+    NvmlUnavailable,
+    clock_state,
+    error_text,
+    identify_cuda_device,
+    start,
+    text,
+)
 from harness.vocab import NVML_COUNTER, NVML_SAMPLED
 
 _VALUE_FIELDS = {
@@ -39,7 +46,13 @@ class NvmlSource(PowerSource):
     counter_provenance = NVML_COUNTER
     sampled_provenance = NVML_SAMPLED
 
-    def __init__(self, cuda_indices: Sequence[int] = (0,), *, nvml: ModuleType | Any = None):
+    def __init__(
+        self,
+        cuda_indices: Sequence[int] = (0,),
+        *,
+        nvml: ModuleType | Any = None,
+        cuda: Any = None,
+    ):
         try:
             nvml = start(nvml)
         except NvmlUnavailable as exc:
@@ -47,23 +60,19 @@ class NvmlSource(PowerSource):
             raise SourceUnavailable(f"{exc}: {why}") from None
         self.nvml = nvml
         try:
-            count = nvml.nvmlDeviceGetCount()
+            nvml.nvmlDeviceGetCount()
         except Exception as exc:
             raise SourceUnavailable(f"NVML lists no GPUs ({error_text(exc)})") from None
         self._handles: dict[str, Any] = {}
         self._counter: dict[str, bool] = {}
         self._instant: dict[str, bool] = {}
+        self._cuda_indices = tuple(cuda_indices)
         self.names: dict[str, str] = {}
+        self.identity_basis: dict[str, str] = {}  # how each device was matched (pci|uuid|index)
         notes: list[str] = []
         for i in cuda_indices:
-            if not 0 <= i < count:
-                raise SourceUnavailable(f"cuda:{i} requested but NVML sees {count} GPU(s)")
             dev = f"cuda:{i}"
-            try:
-                h = handle_for_cuda_index(nvml, i)
-                self.names[dev] = text(nvml.nvmlDeviceGetName(h))
-            except Exception as exc:
-                raise SourceUnavailable(f"NVML cannot open {dev} ({error_text(exc)})") from None
+            h = self._open(i, cuda, notes)
             self._handles[dev] = h
             self._counter[dev] = _works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
             self._instant[dev] = _works(lambda h=h: self._instant_mw(h))
@@ -78,6 +87,27 @@ class NvmlSource(PowerSource):
                 )
         self.devices = tuple(self._handles)
         self.notes = tuple(notes)
+
+    def _open(self, i: int, cuda: Any, notes: list[str]) -> Any:
+        """NVML's handle of cuda:i through the one device mapping; refused rather than guessed."""
+        dev = f"cuda:{i}"
+        found = identify_cuda_device(self.nvml, i, cuda)
+        if not found.found:
+            raise SourceUnavailable(f"{dev}: {found.reason}: no GPU energy")
+        try:
+            name = text(self.nvml.nvmlDeviceGetName(found.handle))
+        except Exception as exc:
+            raise SourceUnavailable(f"NVML cannot open {dev} ({error_text(exc)})") from None
+        if found.mig:
+            raise SourceUnavailable(
+                f"{dev} is a MIG slice of {name}: NVML's energy counter and power cover the whole "
+                "GPU, every slice's work included, so none of it is this slice's"
+            )
+        self.names[dev] = name
+        self.identity_basis[dev] = found.basis
+        if found.basis == "index":
+            notes.append(f"{dev}: NVML GPU chosen by index (torch gives no PCI bus id or UUID)")
+        return found.handle
 
     def _instant_mw(self, handle: Any) -> float:
         (v,) = self.nvml.nvmlDeviceGetFieldValues(handle, [self.nvml.NVML_FI_DEV_POWER_INSTANT])
@@ -104,10 +134,14 @@ class NvmlSource(PowerSource):
             utilization_pct=util,
         )
 
+    def state(self, device: str) -> dict[str, Any]:
+        return clock_state(self.nvml, self._handles[device])
+
     def synchronize(self) -> None:
         torch = sys.modules.get("torch")  # never import torch (or start CUDA) just for this
         if torch is not None and torch.cuda.is_initialized():
-            torch.cuda.synchronize()
+            for i in self._cuda_indices:  # the measured devices only: no context on cuda:0
+                torch.cuda.synchronize(i)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

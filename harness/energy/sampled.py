@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from harness.energy.clocks import RealClock, VirtualClock
+from harness.energy.device_state import read_states, with_states
 from harness.energy.measurement import DEFAULT_MIN_WINDOW_S, EnergyMeasurement, PowerSample
 from harness.energy.monitor import IDLE_WINDOW, EnergyMonitor, check_new_window, pop_window
 from harness.energy.sources import PowerSource
@@ -48,6 +49,7 @@ class SampledEnergyMonitor(EnergyMonitor):
         self._lock = threading.Lock()
         self._samples: list[PowerSample] = []
         self._open: dict[str, float] = {}
+        self._state_start: dict[str, dict] = {}
         self._fault: str | None = None
         self._epoch: float | None = None
         self._thread: _SamplerThread | None = None
@@ -128,6 +130,8 @@ class SampledEnergyMonitor(EnergyMonitor):
             self.start(idle=False)
             if self.idle_s > 0:
                 self.idle_note = "no idle baseline: start() the monitor before the workload"
+        if name != IDLE_WINDOW:  # temperature, clock, throttling as the timed steps begin
+            self._state_start[name] = read_states(self.source)
         self._synchronize()
         t0 = self._tick(extras=False)
         self._open[name] = self._now() if t0 is None else t0
@@ -143,10 +147,11 @@ class SampledEnergyMonitor(EnergyMonitor):
             if not self._open and self._samples:  # keep memory flat between windows
                 last = self._samples[-1].t_s
                 self._samples = [s for s in self._samples if s.t_s == last]
+        end_state = read_states(self.source) if name != IDLE_WINDOW else {}
         notes = list(self.source.notes)
         if self.idle_note and name != IDLE_WINDOW:
             notes.append(self.idle_note)
-        return measure_window(
+        m = measure_window(
             name,
             samples,
             t0=t0,
@@ -162,6 +167,7 @@ class SampledEnergyMonitor(EnergyMonitor):
             sample_hz=self.sample_hz,
             notes=notes,
         )
+        return with_states(m, self._state_start.pop(name, {}), end_state)
 
     def describe(self) -> str:
         devs = ", ".join(self.source.devices)

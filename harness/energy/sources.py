@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from typing import Any
 
 from harness.energy.measurement import PowerSample
 
@@ -37,6 +38,10 @@ class PowerSource(abc.ABC):
     @abc.abstractmethod
     def read(self, device: str, t_s: float, *, extras: bool = True) -> PowerSample:
         """One reading; raises on failure (the monitor turns that into `unavailable`)."""
+
+    def state(self, device: str) -> Mapping[str, Any] | None:
+        """The device's temperature, clock and clock-event reasons now (None: not known)."""
+        return None
 
     def synchronize(self) -> None:  # noqa: B027 - optional hook
         """Wait for queued device work, so the reading covers it (CUDA)."""

@@ -19,6 +19,7 @@ import torch
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError, DeviceUnavailableError
 from harness.hardware import nvml as nvml_lib
+from harness.hardware.identity import UNKNOWN, is_mig_name
 from harness.vocab import DEVICE_PATTERN
 
 # --------------------------------------------------------------------------------------------
@@ -86,6 +87,9 @@ class DeviceInfo:
     torch_threads: int | None = None
     processor_type: str | None = None  # matched row of processors.csv, if any
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # how the management library's device was matched: pci | uuid | index | unknown (None: CPU)
+    identity_basis: str | None = None
+    mig_slice: bool = False  # a MIG slice: a share of the GPU's SMs, and no energy of its own
 
     @property
     def device(self) -> str:
@@ -120,7 +124,7 @@ def describe_device(device: str | torch.device | None = "cpu") -> DeviceInfo:
     i = dev.index or 0
     props = torch.cuda.get_device_properties(i)
     name = torch.cuda.get_device_name(i)
-    nvml, notes = nvml_lib.device_facts(props)
+    nvml, notes, found = _library_facts(props, i)
     spec = lookup_processor(name)
     if spec is None:
         notes = (*notes, f"{name!r} is not in processors.csv: no datasheet peak")
@@ -136,9 +140,21 @@ def describe_device(device: str | torch.device | None = "cpu") -> DeviceInfo:
         multiprocessors=props.multi_processor_count,
         processor_type=spec.name if spec else None,
         notes=tuple(notes),
+        identity_basis=found.basis if found is not None else UNKNOWN,
+        mig_slice=is_mig_name(name) or bool(found is not None and found.mig),
         **nvml,
         **common,
     )
+
+
+def _library_facts(props: Any, index: int) -> tuple[dict[str, Any], list[str], Any]:
+    """NVML's facts of cuda:index, or on ROCm (torch.version.hip) amdsmi's identification."""
+    if getattr(torch.version, "hip", None):
+        from harness.hardware import amd_smi
+
+        found, notes = amd_smi.identify_rocm_device(index)
+        return {}, notes, found
+    return nvml_lib.identified_facts(props, index, torch.cuda.device_count())
 
 
 def cpu_identity() -> tuple[str, int | None, int | None]:

@@ -7,11 +7,12 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.hardware import nvml
+from harness.hardware import identity, nvml
 from harness.paths import REPO_ROOT
 
 # --------------------------------------------------------------------------------------------
@@ -61,6 +62,26 @@ def device_identity(device: str) -> str:
     return kind
 
 
+def identity_basis(index: int) -> str | None:
+    """How the management library's GPU for cuda:index was found (pci | uuid | index | unknown).
+
+    None where CUDA is not started in this process: a sweep's parent never starts it, and the
+    match needs torch's device properties.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return None
+    if getattr(torch.version, "hip", None):
+        from harness.hardware import amd_smi
+
+        return amd_smi.identify_rocm_device(index)[0].basis
+    try:
+        with nvml.session() as lib:
+            return nvml.identify_cuda_device(lib, index).basis
+    except Exception:
+        return identity.UNKNOWN
+
+
 def _run(cmd: list[str], cwd: Path | None = None) -> str | None:
     try:
         out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
@@ -105,6 +126,7 @@ def capture_environment(device: str = "cpu") -> dict[str, Any]:
         "harness_version": __version__,
         "device": device,
         "device_identity": device_identity(device),
+        "device_identity_basis": None,  # how the GPU was matched: pci | uuid | index | unknown
         "python": platform.python_version(),
         "torch": _version("torch"),
         "torchvision": _version("torchvision"),
@@ -129,11 +151,13 @@ def capture_environment(device: str = "cpu") -> dict[str, Any]:
     env["torch"] = torch.__version__  # with its build tag (+cu130, +cpu)
     env["torch_threads"] = torch.get_num_threads()
     env["cuda"] = torch.version.cuda
-    if torch.version.cuda is not None and torch.cuda.is_available():
+    gpu_build = torch.version.cuda is not None or getattr(torch.version, "hip", None) is not None
+    if gpu_build and torch.cuda.is_available():
         index = int(device.partition(":")[2] or 0) if device.startswith("cuda") else 0
         env["gpu_count"] = torch.cuda.device_count()
         env["gpu_name"] = device_identity(f"cuda:{index}").partition("/")[2]
         env["driver"] = nvml.driver_version()
+        env["device_identity_basis"] = identity_basis(index)
         try:
             env["cudnn"] = torch.backends.cudnn.version()
         except Exception:

@@ -18,7 +18,8 @@ import torch
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError
 from harness.hardware.devices import DeviceInfo, cpu_identity, describe_device, resolve_device
-from harness.hardware.precision import MATMUL_DTYPES
+from harness.hardware.mig import sm_share
+from harness.hardware.precision import MATMUL_DTYPES, restore_tf32, set_tf32, tf32_state
 from harness.vocab import check_precision_name
 
 CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
@@ -29,7 +30,9 @@ def datasheet_peak(info: DeviceInfo, precision: str) -> float | None:
     if info.kind != "cuda":
         return None
     spec = lookup_processor(info.name)
-    return spec.peak_flop_per_s(precision) if spec else None
+    value = spec.peak_flop_per_s(precision) if spec else None
+    share = sm_share(info, spec)[0] if spec else None
+    return value * share if value is not None and share is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,8 +122,8 @@ def _cuda_matmul_samples(
     a: torch.Tensor, b: torch.Tensor, dev: torch.device, *, warmup: int, repeats: int, tf32: bool
 ) -> list[float]:
     """Seconds per matmul from CUDA events between back-to-back matmuls, one synchronise."""
-    saved = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+    saved = tf32_state(cudnn=False)
+    set_tf32(tf32, cudnn=False)
     try:
         with torch.cuda.device(dev):
             for _ in range(warmup):
@@ -134,7 +137,7 @@ def _cuda_matmul_samples(
             torch.cuda.synchronize(dev)
             return [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
+        restore_tf32(saved, cudnn=False)
 
 
 def _cpu_matmul_samples(
@@ -185,7 +188,14 @@ def _datasheet_source(info: DeviceInfo) -> str:
     spec = lookup_processor(info.name)
     if spec is None:
         return f"{info.name!r} is not in processors.csv: no datasheet peak"
-    return f"processors.csv {spec.name}: {spec.source}" + (" [flagged]" if spec.flagged else "")
+    scaled = sm_share(info, spec)[1]
+    flag = " [flagged]" if spec.flagged else ""
+    return f"processors.csv {spec.name}: {spec.source}{flag}" + (f"; {scaled}" if scaled else "")
+
+
+def _share(info: DeviceInfo) -> float | None:
+    spec = lookup_processor(info.name) if info.kind == "cuda" else None
+    return sm_share(info, spec)[0] if spec else None
 
 
 def peak_figures(
@@ -210,6 +220,9 @@ def peak_figures(
     return {
         "device_name": info.name,
         "device_kind": info.kind,
+        "device_identity_basis": info.identity_basis,  # pci | uuid | index | unknown (GPUs)
+        "mig_slice": info.mig_slice,
+        "datasheet_sm_share": _share(info),  # of the table row's peak (MIG slices); 1 otherwise
         "datasheet_flop_per_s": sheet,
         "datasheet_source": sheet_source,
         "measured_flop_per_s": measured.flop_per_s if measured else None,
@@ -228,8 +241,10 @@ def fp32_peak(peak: dict[str, Any], precision: str) -> tuple[float | None, str]:
     if peak.get("device_kind") == "cuda":
         spec = lookup_processor(peak.get("device_name") or "")
         value = spec.peak_flop_per_s("fp32") if spec else None
-        if value is not None:
-            return value, f"processors.csv {spec.name} fp32: {spec.source}"
+        share = peak.get("datasheet_sm_share", 1.0)
+        if value is not None and share is not None:
+            scaled = f" x {share:.4g} of its SMs" if share != 1.0 else ""
+            return value * share, f"processors.csv {spec.name} fp32{scaled}: {spec.source}"
         return None, f"{peak.get('device_name')!r}: no fp32 datasheet peak"
     if precision == "fp32":
         return peak.get("burden_peak_flop_per_s"), peak.get("burden_peak_source") or ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -95,29 +96,87 @@ def plan_precision(precision: str, device: torch.device | str) -> PrecisionPlan:
     return PrecisionPlan(p, p, "cuda", torch.float16, True, False)
 
 
+# --------------------------------------------------------------------------------------------
+# TF32 switches: the fp32_precision API where torch has it (2.9+), else the legacy allow_tf32
+# flags. Mixing the two raises (reading allow_tf32 after fp32_precision was set, for one), and
+# allow_tf32 is deprecated: https://docs.pytorch.org/docs/stable/notes/cuda.html#tensorfloat-32-tf32-on-ampere-and-later-devices
+# --------------------------------------------------------------------------------------------
+
+
+def _precision_knobs(backends: Any, cudnn: bool) -> list[Any] | None:
+    """The fp32_precision settings (matmul, and cuDNN conv and RNN), or None: legacy torch."""
+    knobs = [backends.cuda.matmul]
+    if cudnn:
+        knobs += [getattr(backends.cudnn, "conv", None), getattr(backends.cudnn, "rnn", None)]
+    knobs = [k for k in knobs if k is not None and hasattr(k, "fp32_precision")]
+    return knobs if knobs and hasattr(backends.cuda.matmul, "fp32_precision") else None
+
+
+def tf32_state(*, cudnn: bool = True, backends: Any = None) -> tuple[Any, ...]:
+    """The TF32 settings as they stand, for `restore_tf32`."""
+    backends = backends if backends is not None else torch.backends
+    knobs = _precision_knobs(backends, cudnn)
+    if knobs is not None:
+        return tuple(k.fp32_precision for k in knobs)
+    legacy = (backends.cuda.matmul.allow_tf32,)
+    return legacy + ((backends.cudnn.allow_tf32,) if cudnn else ())
+
+
+def set_tf32(enabled: bool, *, cudnn: bool = True, backends: Any = None) -> None:
+    """TF32 on or off for matmuls (and cuDNN convolutions and RNNs with `cudnn`)."""
+    backends = backends if backends is not None else torch.backends
+    knobs = _precision_knobs(backends, cudnn)
+    if knobs is not None:
+        for k in knobs:
+            k.fp32_precision = "tf32" if enabled else "ieee"
+        return
+    backends.cuda.matmul.allow_tf32 = enabled
+    if cudnn:
+        backends.cudnn.allow_tf32 = enabled
+
+
+def restore_tf32(state: tuple[Any, ...], *, cudnn: bool = True, backends: Any = None) -> None:
+    backends = backends if backends is not None else torch.backends
+    knobs = _precision_knobs(backends, cudnn)
+    if knobs is not None:
+        for k, value in zip(knobs, state, strict=True):
+            k.fp32_precision = value
+        return
+    backends.cuda.matmul.allow_tf32 = state[0]
+    if cudnn:
+        backends.cudnn.allow_tf32 = state[1]
+
+
+def tf32_allowed(*, backends: Any = None) -> tuple[bool, bool]:
+    """(matmuls, cuDNN convolutions) may use TF32, read without mixing the two APIs."""
+    backends = backends if backends is not None else torch.backends
+    knobs = _precision_knobs(backends, True)
+    if knobs is not None:
+        conv = getattr(backends.cudnn, "conv", None)
+        return backends.cuda.matmul.fp32_precision == "tf32", conv.fp32_precision == "tf32"
+    return bool(backends.cuda.matmul.allow_tf32), bool(backends.cudnn.allow_tf32)
+
+
 @contextlib.contextmanager
 def precision_settings(
-    plan: PrecisionPlan, *, cudnn_benchmark: bool | None = None
+    plan: PrecisionPlan, *, cudnn_benchmark: bool | None = None, backends: Any = None
 ) -> Iterator[None]:
-    """Set the global TF32 and cuDNN flags for the plan, and put them back afterwards."""
-    saved = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.backends.cudnn.benchmark,
-    )
+    """Set the global TF32 and cuDNN flags for the plan, and put them back afterwards.
+
+    `backends` stands in for torch.backends in tests.
+    """
+    backends = backends if backends is not None else torch.backends
+    saved = tf32_state(backends=backends)
+    benchmark = backends.cudnn.benchmark
     try:
         if plan.device_type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = plan.allow_tf32
-            torch.backends.cudnn.allow_tf32 = plan.allow_tf32
+            set_tf32(plan.allow_tf32, backends=backends)
             if cudnn_benchmark is not None:
-                torch.backends.cudnn.benchmark = cudnn_benchmark
+                backends.cudnn.benchmark = cudnn_benchmark
         yield
     finally:
-        (
-            torch.backends.cuda.matmul.allow_tf32,
-            torch.backends.cudnn.allow_tf32,
-            torch.backends.cudnn.benchmark,
-        ) = saved
+        restore_tf32(saved, backends=backends)
+        backends.cudnn.benchmark = benchmark
 
 
 def autocast(plan: PrecisionPlan) -> contextlib.AbstractContextManager:

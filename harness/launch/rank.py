@@ -25,6 +25,22 @@ from harness.pipeline.record import Measurement
 
 
 DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
+# codecarbon's first task probes the hardware for about this long (harness.energy.codecarbon_backend)
+HOST_PROBE_S = 2.0
+
+
+def process_group_timeout_s(requested_s: float, device_kind: str, options: Any) -> float:
+    """The collective timeout: at least twice the longest a rank can spend before its first
+    collective of a timed measurement (the GPU cool-down, the idle baseline, the host probe).
+
+    Each rank cools its own GPU and takes its own baseline inside `measure()`, before DDP's
+    first broadcast; a rank whose GPU is slow to cool must not trip the others' timeout.
+    """
+    from harness.energy.factory import MonitorSettings
+
+    cooldown = options.cooldown_max_s if device_kind == "cuda" and options.energy else 0.0
+    before_first_collective = cooldown + MonitorSettings().idle_s + HOST_PROBE_S
+    return max(float(requested_s), 2.0 * before_first_collective)
 
 
 def check_backend(backend: str | None, device: str) -> str:
@@ -42,6 +58,25 @@ def check_backend(backend: str | None, device: str) -> str:
     elif chosen != "gloo":
         raise ConfigurationError(f"unknown backend {chosen!r}; use nccl or gloo")
     return chosen
+
+
+def rank_device(device_kind: str, local_rank: int, cuda: Any = None) -> tuple[str, int | None]:
+    """(device, CUDA index) of this rank: cuda:(LOCAL_RANK mod visible devices).
+
+    A launcher that gives each process one GPU through CUDA_VISIBLE_DEVICES (Slurm's
+    --gpus-per-task=1, for one) shows every rank a single cuda:0 while LOCAL_RANK runs 0..N-1;
+    the modulo also keeps N ranks on fewer visible GPUs from asking for a device that is not there.
+    `cuda` stands in for torch.cuda in tests.
+    """
+    if device_kind != "cuda":
+        return "cpu", None
+    count = (cuda if cuda is not None else torch.cuda).device_count()
+    if count < 1:
+        raise DeviceUnavailableError(
+            "no CUDA device is visible to this rank (check CUDA_VISIBLE_DEVICES); use --device cpu"
+        )
+    index = local_rank % count
+    return f"cuda:{index}", index
 
 
 def _env_int(name: str) -> int:
@@ -125,11 +160,11 @@ def _noop_comm_hook(state, bucket):  # noqa: ANN001 - DDP checks the annotations
     return fut
 
 
-def _ddp_wrappers(device: str, local_rank: int) -> tuple[Any, Any]:
+def _ddp_wrappers(device: str, gpu: int | None) -> tuple[Any, Any]:
     """(DDP with its all-reduce, DDP whose communication hook skips the all-reduce)."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    kw = {"device_ids": [local_rank]} if device.startswith("cuda") else {}
+    kw = {"device_ids": [gpu]} if gpu is not None else {}
 
     def no_comm(m: Any) -> Any:
         wrapped = DDP(m, **kw)
@@ -166,18 +201,20 @@ def measure_rank(
     from harness.pipeline.aggregate import aggregate, rank_figures
     from harness.pipeline.measure import MeasureOptions, measure
 
-    device = f"cuda:{local_rank}" if config.device_kind == "cuda" else "cpu"
+    device, gpu = rank_device(config.device_kind, local_rank)
     backend = check_backend(backend, device)
-    if config.device_kind == "cuda":
-        torch.cuda.set_device(local_rank)
+    if gpu is not None:
+        torch.cuda.set_device(gpu)
+    # ranks must agree on the batch: an out-of-memory is an error here, not a retry
+    quiet = MeasureOptions(
+        device=device, count=False, energy=False, matmul_peak=False, cost=False, retry_oom=False
+    )
+    timed_options = replace(quiet, energy=True)
+    timeout_s = process_group_timeout_s(timeout_s, config.device_kind, timed_options)
     dist.init_process_group(backend, timeout=dt.timedelta(seconds=timeout_s))
     try:
         _check_same_config(dist, config, rank, world)
         arch = config.resolve_architecture()
-        # ranks must agree on the batch: an out-of-memory is an error here, not a retry
-        quiet = MeasureOptions(
-            device=device, count=False, energy=False, matmul_peak=False, cost=False, retry_oom=False
-        )
         base = None
         plan: list[Any] = [config.min_steps]
         if baseline and rank == 0:
@@ -186,12 +223,12 @@ def measure_rank(
             # min_seconds at the single-process pace.
             plan[0] = max(config.min_steps, math.ceil(config.min_seconds / base.timing["median_s"]))
         dist.broadcast_object_list(plan, src=0)
-        with_ddp, without_comm = _ddp_wrappers(device, local_rank)
-        timed = replace(quiet, exact_steps=int(plan[0]), energy=True, wrap_model=with_ddp)
+        with_ddp, without_comm = _ddp_wrappers(device, gpu)
+        timed = replace(timed_options, exact_steps=int(plan[0]), wrap_model=with_ddp)
         with_comm = _ok(measure(config, options=timed, architecture=arch), "DDP step")
         untimed = replace(timed, energy=False, wrap_model=without_comm)
         no_comm = _ok(measure(config, options=untimed, architecture=arch), "DDP step, no comm")
-        name = device if device == "cpu" else torch.cuda.get_device_name(local_rank)
+        name = device if gpu is None else torch.cuda.get_device_name(gpu)
         mine = rank_figures(rank, socket.gethostname(), device, name, with_comm, no_comm)
         gathered: list[Any] = [None] * world
         dist.all_gather_object(gathered, mine)

@@ -81,6 +81,16 @@ def _total_energy(per_rank: Sequence[Mapping[str, Any]]) -> EnergyMeasurement:
         total_energy_j=float(sum(energies)),
         provenance=weakest([r["energy_provenance"] for r in by_device.values()]),
         reason="sum over the distinct devices of all ranks",
+        throttled_at_end=_throttled(per_rank),
+    )
+
+
+def _throttled(per_rank: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Every rank's power or thermal throttling at the end of its window, named by rank."""
+    return tuple(
+        f"rank {r['rank']}: {reason}"
+        for r in per_rank
+        for reason in (r["energy"] or {}).get("throttled_at_end") or ()
     )
 
 

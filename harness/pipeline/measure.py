@@ -46,6 +46,11 @@ class MeasureOptions:
     exact_steps: int | None = None
     retry_oom: bool = True
     raise_errors: bool = False  # raise a failure instead of recording it (`harness time`)
+    # before the idle baseline on a GPU: wait up to `cooldown_max_s` for the GPU to reach
+    # `cooldown_temp_c` (None: wait `cooldown_max_s`; 0 s: no cool-down); harness.energy.cooldown
+    cooldown_max_s: float = 60.0
+    cooldown_temp_c: float | None = 50.0
+    host_share: float | None = None  # the part of the host's energy charged; None: by GPUs
 
 
 class _Stages:
@@ -58,7 +63,7 @@ class _Stages:
         self._since = time.perf_counter()
 
     # The stage a failure is reported under, for phases whose name says more than the stage.
-    STAGE_OF = {"energy baseline": "time", "matmul peak": "peak"}
+    STAGE_OF = {"cool-down": "time", "energy baseline": "time", "matmul peak": "peak"}
 
     @property
     def stage(self) -> str:
@@ -119,8 +124,8 @@ def _run_stages(
         counts = count_training_step(arch, config, config.batch_size)
         sections["counts"] = counts.to_dict()
 
-    stages.enter("energy baseline" if options.energy else "time")
-    timing = _time(arch, config, options, stages)
+    stages.enter("cool-down" if options.energy else "time")
+    timing, cooled = _time(arch, config, options, stages)
     if options.count and (counts is None or timing.batch_size != counts.batch_size):
         # counted after timing where a count is optional, or again after an out-of-memory
         # retry halved the batch: the counts describe the step that was timed
@@ -128,9 +133,13 @@ def _run_stages(
         counts = _count_after_timing(arch, config, timing, options, sections)
     energy = timing.window
     sections["energy"] = energy.to_dict() if energy is not None else {}
+    if cooled is not None:
+        sections["energy"]["cooldown"] = cooled.to_dict()
 
     stages.enter("matmul peak")
     peak = _peak(device, timing, options)
+    if peak.get("device_identity_basis") is not None:  # known once CUDA has started
+        sections["environment"]["device_identity_basis"] = peak["device_identity_basis"]
 
     stages.enter("burden")
     sections["timing"] = timing_section(timing, counts, peak)
@@ -181,18 +190,29 @@ def _count_after_timing(
     return counts
 
 
-def _time(arch: Any, config: MeasurementConfig, options: MeasureOptions, stages: _Stages) -> Any:
+def _time(
+    arch: Any, config: MeasurementConfig, options: MeasureOptions, stages: _Stages
+) -> tuple[Any, Any]:
+    """(the timing, the cool-down's result or None): cool-down, idle baseline, timed steps."""
     device = options.device or config.device
     if not options.energy:
-        return _time_training(arch, config, options, device, None)
+        return _time_training(arch, config, options, device, None), None
     from harness.energy import make_energy_monitor
+    from harness.energy.cooldown import CooldownSettings, cool_down_device
 
     backends = list(options.energy_backends) if options.energy_backends else None
     country = config.country or "USA"
+    settings = CooldownSettings(max_s=options.cooldown_max_s, target_c=options.cooldown_temp_c)
+    monitor = make_energy_monitor(
+        device, backends=backends, country=country, pue=config.pue, host_share=options.host_share
+    )
+    # the previous configuration's heat must not enter this one's idle baseline
+    cooled = cool_down_device(device, settings, show_progress=options.progress)
+    stages.enter("energy baseline")
     # start() takes the idle baseline; the energy window covers exactly the timed steps
-    with make_energy_monitor(device, backends=backends, country=country, pue=config.pue) as mon:
+    with monitor as mon:
         stages.enter("time")
-        return _time_training(arch, config, options, device, mon)
+        return _time_training(arch, config, options, device, mon), cooled
 
 
 def _time_training(
@@ -268,7 +288,8 @@ def burden_section(
 
     `step` is (step time in s, batch size, steps the energy window covered, precision used).
     """
-    from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
+    from harness.cost.burden import MeasuredStep, PeakUsed, compute_burden
+    from harness.pipeline.conversions import cost_settings
 
     step_time_s, batch_size, window_steps, precision = step
     step = MeasuredStep(
@@ -277,6 +298,7 @@ def burden_section(
         processors=config.world_size,
         train_step_flops=counts.train_step_flops if counts is not None else None,
         window_steps=window_steps,
+        device_kind=config.device_kind,
     )
     from harness.hardware.peaks import fp32_peak
 
@@ -289,9 +311,7 @@ def burden_section(
         fp32_flop_per_s=fp32,
         fp32_source=fp32_source,
     )
-    settings = CostSettings(
-        grid=config.country or "USA", pue=config.pue, usd_per_device_hour=config.price_per_gpu_hour
-    )
+    settings = cost_settings(config)
     return compute_burden(
         step, used, recipe=arch.recipe, energy=energy, settings=settings
     ).to_dict()

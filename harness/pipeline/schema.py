@@ -19,7 +19,8 @@ counts             `FlopCount.to_dict()`: MACs per pass, FLOPs of forward, backw
 timing             `TimingResult.to_dict()` without its window, plus `utilisation` (achieved
                    FLOP/s, MFU against both peaks) and `peak` (datasheet and measured peaks,
                    and which one the burden uses); data-parallel records add `distributed`
-energy             `EnergyMeasurement.to_dict()` of the timed window, with its provenance
+energy             `EnergyMeasurement.to_dict()` of the timed window, with its provenance,
+                   the GPU's state at its edges and the host's share; `cooldown` before it
 burden             `Burden.to_dict()`: hardware burden, projection, energy, carbon, dollars
 =================  ===========================================================================
 
@@ -154,6 +155,8 @@ class ArchitectureView:
     reference_metric: str | None
     reference_value: float | None
     reference_citation: str | None
+    reference_claimed: bool | None  # absent from records written before it was recorded
+    default_size: int | None  # the resolution / sequence length of the published metric
 
     @classmethod
     def of(cls, section: Mapping[str, Any] | None) -> ArchitectureView:

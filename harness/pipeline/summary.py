@@ -9,6 +9,63 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.pipeline.record import Measurement
+from harness.vocab import LBS_PER_KG
+
+CLAIMED_CITATION = "claimed by the user (--metric)"
+SIZE_UNITS = {"resolution": "px", "seq_len": "tokens"}
+
+
+def metric_claimed(record: Measurement) -> bool:
+    """Whether the record's quality figure was given by the user (`compare --top1 78`), not
+    published: it is shown as claimed and is never a measured point of the regression."""
+    a = record.architecture or {}
+    return bool(a.get("reference_claimed")) or a.get("reference_citation") == CLAIMED_CITATION
+
+
+def metric_text(record: Measurement) -> str | None:
+    """The reference metric as shown beside others: '78.0 (claimed)' for a claimed one."""
+    value = record.architecture_view.reference_value
+    if value is None:
+        return None
+    return f"{float(value):.4g}" + (" (claimed)" if metric_claimed(record) else "")
+
+
+def size_used(record: Measurement) -> int | None:
+    """The resolution or sequence length the step ran at (the timed size, else the asked one,
+    else the architecture's published one)."""
+    used = (record.timing or {}).get("size") or record.config.get("size")
+    return used or record.architecture_view.default_size
+
+
+def off_published_size(record: Measurement) -> bool:
+    """A tiny variant, or a size other than the one its published metric was measured at: its
+    compute is not the published network's, so it is never placed on the paper's trend."""
+    if record.config.get("tiny"):
+        return True
+    published, used = record.architecture_view.default_size, size_used(record)
+    return published is not None and used is not None and int(used) != int(published)
+
+
+def size_text(record: Measurement) -> str | None:
+    """'96 px (published 224)', '224 px' or '384 tokens': the size every table carries."""
+    used = size_used(record)
+    if used is None:
+        return None
+    unit = SIZE_UNITS.get(str((record.architecture or {}).get("size_kind")), "")
+    text = f"{used} {unit}".strip()
+    published = record.architecture_view.default_size
+    if published is not None and int(used) != int(published):
+        text += f" (published {published})"
+    return text
+
+
+def noisy_text(record: Measurement) -> str | None:
+    """'96% NOISY' or '4.1%': the timing spread (IQR as % of the median) and its flag."""
+    t = record.timing_view
+    if t.iqr_ratio is None:
+        return None
+    pct = 100 * t.iqr_ratio
+    return (f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%") + (" NOISY" if t.noisy else "")
 
 
 def headline(record: Measurement) -> dict[str, Any]:
@@ -36,6 +93,10 @@ def headline(record: Measurement) -> dict[str, Any]:
         "step_ms": median * 1e3 if median else None,
         "iqr_pct": 100 * t.iqr_ratio if t.iqr_ratio is not None else None,
         "noisy": t.noisy,
+        "spread_text": noisy_text(record),
+        "size": size_used(record),
+        "size_text": size_text(record),
+        "off_size": off_published_size(record),
         "samples_per_s": t.samples_per_s,
         "achieved_tflop_per_s": _scale(t.utilisation.achieved_flop_per_s, 1e-12),
         "mfu_pct": _scale(t.utilisation.mfu, 100),
@@ -46,14 +107,26 @@ def headline(record: Measurement) -> dict[str, Any]:
         "burden_per_run_gflop": _scale(b.burden_per_run_flop, 1e-9),
         "run_hours": _scale(b.run_time_s, 1 / 3600),
         "co2_kg_per_run": b.co2_kg_per_run,
+        "paper_co2_kg_per_run": _kg(record.burden, b.paper_co2_lbs_per_run),
+        "co2_lbs_per_run": _scale(b.co2_kg_per_run, LBS_PER_KG),
         "paper_co2_lbs_per_run": b.paper_co2_lbs_per_run,
         "usd_per_run": b.usd_per_run,
+        "price_unit": (record.burden or {}).get("price_unit") or "device-hour",
+        "cost_routes_note": (record.burden or {}).get("cost_routes_note") or "",
         "paper_usd_low_per_run": b.paper_usd_low_per_run,
         "paper_usd_high_per_run": b.paper_usd_high_per_run,
         "reference_metric": a.reference_metric,
         "reference_value": a.reference_value,
+        "reference_claimed": metric_claimed(record),
+        "reference_text": metric_text(record),
         "error": record.error,
     }
+
+
+def _kg(burden: Mapping[str, Any] | None, lbs: Any) -> float | None:
+    """The paper's CO2e in kg: stored, or from the stored lbs (older records)."""
+    kg = (burden or {}).get("paper_co2_kg_per_run")
+    return kg if isinstance(kg, (int, float)) else _scale(lbs, 1 / LBS_PER_KG)
 
 
 def _scale(x: Any, factor: float) -> float | None:
@@ -77,11 +150,36 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("burden_per_run_gflop", "hardware burden, projected run", "GFLOP"),
     ("run_hours", "projected run time", "device-hours / processor"),
     ("co2_kg_per_run", "CO2e per run (energy route)", "kg"),
+    ("paper_co2_kg_per_run", "CO2e per run (paper's conversion)", "kg"),
+    ("co2_lbs_per_run", "CO2e per run (energy route)", "lbs"),
     ("paper_co2_lbs_per_run", "CO2e per run (paper's conversion)", "lbs"),
-    ("usd_per_run", "cost per run (device-hours x price)", "USD"),
+    ("usd_per_run", "cost per run (device-hours x hourly price)", "USD"),
     ("paper_usd_low_per_run", "cost per run (paper, low)", "USD"),
     ("paper_usd_high_per_run", "cost per run (paper, high)", "USD"),
 )
+
+
+NOISY_ADVICE = (
+    "the step times are NOISY (IQR > 10% of the median): time, burden and cost are uncertain "
+    "by about that much; rerun on an idle machine with a longer window (--min-seconds 30) or "
+    "more steps (--steps 100)"
+)
+
+
+def trust_notes(record: Measurement) -> list[str]:
+    """What a reader of one record's figures must not miss: the size it ran at when that is not
+    the published metric's, a claimed metric, and a noisy timing with what to do about it."""
+    notes = []
+    if off_published_size(record) and not record.config.get("tiny"):
+        notes.append(
+            f"size:       {size_text(record)}: not the size of the published metric, so not a "
+            "point on the paper's trend"
+        )
+    if metric_claimed(record):
+        notes.append(f"metric:     {metric_text(record)}: given by the user, not published")
+    if record.timing_view.noisy:
+        notes.append(f"noisy:      timing spread {noisy_text(record)}; {NOISY_ADVICE}")
+    return notes
 
 
 def figure_rows(record: Measurement) -> list[dict[str, Any]]:
@@ -90,8 +188,12 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
     rows = []
     for key, label, unit in FIGURES:
         unit_text = unit
-        if key.startswith("energy") or key == "co2_kg_per_run":
+        if key.startswith("energy") or key in ("co2_kg_per_run", "co2_lbs_per_run"):
             unit_text = f"{unit} [{h['energy_provenance'] or 'unavailable'}]"
+        if key == "iqr_pct" and h["noisy"]:
+            unit_text = f"{unit}: NOISY"
+        if key == "usd_per_run":
+            unit_text = f"USD (per {h['price_unit']})"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
     return rows
 
@@ -101,7 +203,13 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     heads = [headline(r) for r in records]
     names = [_column_name(h) for h in heads]
     rows = []
-    for key, label, unit in (("reference_value", "reference metric", "%"), *FIGURES):
+    spread = ("spread_text", "timing spread", "IQR % of median; NOISY > 10%")
+    shown = (
+        ("reference_text", "reference metric", "%"),
+        ("size_text", "input size", "resolution / sequence"),
+        *(spread if key == "iqr_pct" else (key, label, unit) for key, label, unit in FIGURES),
+    )
+    for key, label, unit in shown:
         row: dict[str, Any] = {"figure": label, "unit": unit}
         for n, h in zip(names, heads, strict=True):
             row[n] = h[key]
@@ -110,6 +218,11 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     for n, h in zip(names, heads, strict=True):
         prov[n] = h["energy_provenance"]
     rows.append(prov)
+    why = {"figure": "dollar routes", "unit": ""}
+    for n, h in zip(names, heads, strict=True):  # the first clause; the reason is in the record
+        why[n] = h["cost_routes_note"].split(":")[0].replace("the two dollar routes ", "") or None
+    if any(why[n] for n in names):
+        rows.append(why)
     return rows
 
 
@@ -127,11 +240,14 @@ def measured_point(record: Measurement) -> dict[str, Any] | None:
     `harness compare --metric`); per-pass compute is counted (2 x forward MACs per example);
     burden is the measured step projected to the published recipe; network operations (whole
     training compute, backward included) are the counted train-step FLOP per example x the
-    recipe's epochs x examples per epoch. Tiny variants and failed
-    rows are not points: their compute is not the published network's.
+    recipe's epochs x examples per epoch. Tiny variants, runs at a size other than the published
+    metric's, and failed rows are not points: their compute is not the published network's. Nor
+    is a claimed metric (`compare --top1`): a user's claim is not a measurement.
     """
     a = record.architecture_view
-    if not record.ok or record.config.get("tiny") or a.reference_value is None or not a.benchmark:
+    if not record.ok or a.reference_value is None or not a.benchmark:
+        return None
+    if off_published_size(record) or metric_claimed(record):
         return None
     macs = record.counts_view.forward_macs_per_example
     device = record.timing_view.peak.device_name or record.config.get("device")

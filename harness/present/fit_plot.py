@@ -1,5 +1,6 @@
 """The fit plot of `harness fit --plot`: performance against compute on log-log axes, each fitted
-curve with its 95% band, published, flagged and measured points told apart."""
+curve with its line's 95% confidence band and the 95% prediction interval for a new network,
+published, flagged and measured points told apart."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from harness.analysis.fit_report import FitReport
 from harness.analysis.tables import fmt_ci
 from harness.output_files import ensure_folder
 from harness.present.figure_files import save_figure
+from harness.present.report_figures import draw_bands
 
 
 def points_footer(points: pd.DataFrame, source: str | None = None) -> str:
@@ -38,8 +40,9 @@ def plot_fit(
     title: str | None = None,
     source: str | None = None,
 ) -> list[str]:
-    """Log-log scatter of performance (1/error) against compute with each fitted curve and its
-    95% band; published points filled, flagged hollow, measured marked with crosses.
+    """Log-log scatter of performance (1/error) against compute with each fitted curve, its
+    line's 95% confidence band and the 95% prediction interval for a new network; published
+    points filled, flagged hollow, measured marked with crosses.
     Writes path_stem + .png and .svg and returns the two paths; `source` names the file the
     measured points came from, for the footer."""
     from matplotlib.figure import Figure
@@ -73,6 +76,8 @@ def plot_fit(
         if f.model == "polynomial":
             mid, lo, hi = 10**mid, 10**lo, 10**hi
         ok = (mid > 0) & (lo > 0) & (hi > 0)
+        if f.quantile is None and f.model != "polynomial":  # log axes: positive bands only
+            ok &= f.prediction_band(xs)[0] > 0
         colour = f"C{i + 1}"
         k_lo, k_hi = f.k_ci
         ax.plot(
@@ -81,7 +86,8 @@ def plot_fit(
             color=colour,
             label=f"{f.model} ({f.points}): k = {f.k:.3g} {fmt_ci(k_lo, k_hi)}, R^2 = {f.r_squared:.2f}",
         )
-        ax.fill_between(10 ** xs[ok], lo[ok], hi[ok], color=colour, alpha=0.15)
+        prefix = f"{f.model} ({f.points}): " if len(fits) > 1 else ""
+        draw_bands(ax, f, xs[ok], colour, log_y=f.model == "polynomial", prefix=prefix)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))

@@ -30,6 +30,7 @@ from harness.analysis.tables import (
 from harness.errors import HarnessError
 from harness.output_files import ensure_folder, write_files
 from harness.paths import reports_dir
+from harness.pipeline.summary import NOISY_ADVICE
 from harness.present.html_page import render_html
 from harness.present.markdown_page import render_markdown
 from harness.present.page import BASIS, TABLE, Page, cell, plain_cells
@@ -118,6 +119,7 @@ def _warnings(rows: list[dict], ok: list[dict]) -> list[str]:
         warnings.append("no GPU rows: every successful measurement ran on a CPU")
     if any(r["tiny"] for r in rows):
         warnings.append(TINY_NOTE)
+    warnings += _trust_warnings(ok)
     n_est = sum(r["energy_provenance"] == ESTIMATED_TDP for r in ok)
     if n_est:
         warnings.append(
@@ -125,6 +127,24 @@ def _warnings(rows: list[dict], ok: list[dict]) -> list[str]:
             "not a measurement, and so is the energy-route CO2e derived from it"
         )
     return warnings
+
+
+def _trust_warnings(ok: list[dict]) -> list[str]:
+    """Rows whose figures are not what they seem: noisy times, other sizes, claimed metrics."""
+    out = []
+    noisy = [r["label"] for r in ok if r["noisy"]]
+    if noisy:
+        out.append(f"{len(noisy)} row(s) NOISY: {', '.join(noisy)}; {NOISY_ADVICE}")
+    sized = [f"{r['label']} ({r['size_text']})" for r in ok if r["off_size"] and not r["tiny"]]
+    if sized:
+        out.append(
+            "measured at a size other than the published metric's, so not placed on the paper's "
+            f"trend: {', '.join(sized)}"
+        )
+    claimed = [r["label"] for r in ok if r["reference_claimed"]]
+    if claimed:
+        out.append(f"metric CLAIMED by the user, not published: {', '.join(claimed)}")
+    return out
 
 
 def _page(

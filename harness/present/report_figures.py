@@ -76,7 +76,8 @@ def _published_panel(ax: Any, published: Any, benchmark: str, measure: str) -> A
 
 
 def _measured_panel(ax: Any, pts_m: list[dict], column: str) -> list[float]:
-    """The measured rows with this compute (tiny variants apart); their full-size compute."""
+    """The measured rows with this compute (tiny variants apart), a burden with the range of its
+    timing spread (burden x (1 -+ IQR / 2 / median)); their full-size compute."""
     xs: list[float] = []
     for tiny, style in ((False, _MEASURED), (True, _MEASURED_TINY)):
         sel = [r for r in pts_m if bool(r["tiny"]) == tiny]
@@ -84,29 +85,67 @@ def _measured_panel(ax: Any, pts_m: list[dict], column: str) -> list[float]:
             continue
         xy = [(r[column], 1 / r["ref_error"]) for r in sel]
         ax.scatter(*zip(*xy, strict=True), zorder=3, **style)
+        if column == "burden_per_run_flop":  # a timed burden: the timing spread as a range
+            spread = [(r["iqr_pct"] or 0.0) / 200 * r[column] for r in sel]
+            x, y = zip(*xy, strict=True)
+            ax.errorbar(x, y, xerr=spread, fmt="none", ecolor="C3", elinewidth=0.8, zorder=2)
         for r, point in zip(sel, xy, strict=True):
-            ax.annotate(r["label"], point, xytext=(3, 3), textcoords="offset points", size=6)
+            text = r["label"] + (" (claimed)" if r["reference_claimed"] else "")
+            ax.annotate(text, point, xytext=(3, 3), textcoords="offset points", size=6)
         if not tiny:
             xs += [r[column] for r in sel]
     return xs
 
 
 def _fit_line(ax: Any, f: Fit, xs_all: list[float]) -> None:
-    """The paper's polynomial fit with its 95% band, spanning the points' compute."""
+    """The paper's polynomial fit with both its bands, spanning the points' compute."""
     import numpy as np
 
     lx = np.log10(xs_all)
     xs = np.linspace(lx.min() - 0.2, lx.max() + 0.2, 200)
-    lo, hi = f.band(xs)
     ax.plot(
         10**xs,
         10 ** f.predict(xs),
         color="C2",
-        label=f"paper's polynomial fit, published points, 95% band: k = {f.k:.3g} "
+        label=f"paper's polynomial fit, published points: k = {f.k:.3g} "
         f"{fmt_ci(*f.k_ci)}, R² {f.r_squared:.2f}, n {f.n}"
         + ("" if f.significant else f", NOT significant (p {f.p_value:.2g})"),
     )
-    ax.fill_between(10**xs, 10**lo, 10**hi, color="C2", alpha=0.15)
+    draw_bands(ax, f, xs, "C2", log_y=True)
+
+
+def draw_bands(ax: Any, f: Fit, xs: Any, colour: str, *, log_y: bool, prefix: str = "") -> None:
+    """The line's 95% confidence band (where the trend is) and the 95% prediction interval for
+    a new network (where one falls), each labelled with what it is."""
+    lo, hi = f.band(xs)
+    p_lo, p_hi = f.prediction_band(xs) if f.quantile is None else (None, None)
+    if log_y:
+        lo, hi = 10**lo, 10**hi
+        p_lo, p_hi = (None, None) if p_lo is None else (10**p_lo, 10**p_hi)
+    ax.fill_between(
+        10**xs,
+        lo,
+        hi,
+        color=colour,
+        alpha=0.3,
+        label=f"{prefix}95% confidence band of the line (where the trend is)",
+    )
+    if p_lo is not None:
+        ax.fill_between(
+            10**xs,
+            p_lo,
+            p_hi,
+            color=colour,
+            alpha=0.08,
+            linestyle="--",
+            label=f"{prefix}95% prediction interval for a new network (where one falls)",
+        )
+
+
+def plotted_rows(rows: list[dict], column: str) -> list[dict]:
+    """The measured rows a scaling panel shows: those with this compute and an error; a run at
+    another size than its published metric's is left out (tiny variants keep their own marker)."""
+    return [r for r in rows if r[column] and r["ref_error"] and (r["on_trend"] or r["tiny"])]
 
 
 def _scaling_panel(
@@ -122,7 +161,7 @@ def _scaling_panel(
     pts = _published_panel(ax, published, benchmark, measure)
     # the fit line spans these (tiny points stay outside it)
     xs_all: list[float] = [] if pts is None else list(pts["compute_flops"].to_numpy())
-    pts_m = [r for r in rows if r[column] and r["ref_error"]]
+    pts_m = plotted_rows(rows, column)
     xs_all += _measured_panel(ax, pts_m, column)
     if isinstance(f, Fit) and xs_all:
         _fit_line(ax, f, xs_all)
@@ -150,7 +189,8 @@ def scaling_figure(
     benchmark: str, rows: list[dict], published: Any, fits: dict, stem: Path
 ) -> list[Path]:
     """Performance (1/error) against per-pass compute and against hardware burden, one panel
-    each: published points, the paper's polynomial fit with its 95% band, measured points."""
+    each: published points, the paper's polynomial fit with the line's 95% confidence band and
+    the 95% prediction interval for a new network, measured points."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 5.2))

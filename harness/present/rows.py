@@ -37,7 +37,8 @@ def report_row(record: Measurement) -> dict[str, Any]:
     """headline() plus what the report needs beside it: label, regression coordinates, bases."""
     h = headline(record)
     b, c = record.burden, record.counts
-    h["label"] = f"{h['architecture']}{' (tiny)' if h['tiny'] else ''}"
+    at_size = f" @{h['size']}" if h["off_size"] and not h["tiny"] else ""
+    h["label"] = f"{h['architecture']}{' (tiny)' if h['tiny'] else at_size}"
     h["long_label"] = f"{h['label']} · {h['device']} {h['precision']} bs{h['batch']}"
     h["energy_provenance"] = h["energy_provenance"] or "unavailable"
     macs = c.get("forward_macs_per_example")
@@ -52,7 +53,9 @@ def report_row(record: Measurement) -> dict[str, Any]:
         if b
         else ""
     )
-    h["usd_basis"] = b.get("price_source") or ""
+    h["usd_basis"] = " ".join(
+        t for t in (b.get("price_source") or "", b.get("cost_routes_note") or "") if t
+    )
     h["projection_basis"] = b.get("projection_basis") or ""
     h["peak_source"] = b.get("peak_source") or ""
     h["paper_basis"] = b.get("paper_basis") or ""
@@ -67,6 +70,8 @@ def report_row(record: Measurement) -> dict[str, Any]:
     lo, hi = h["paper_usd_low_per_run"], h["paper_usd_high_per_run"]
     h["usd_paper_text"] = "-" if lo is None else f"{fmt_num(lo)} - {fmt_num(hi)}"
     h["error_text"] = h["error"] or ""
+    h["reference_basis"] = record.architecture.get("reference_citation") or ""
+    h["on_trend"] = not h["off_size"]  # a tiny or other-size run is never on the paper's trend
     return h
 
 

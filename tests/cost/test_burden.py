@@ -297,3 +297,32 @@ def test_bad_burden_input_is_a_one_line_error(kwargs):
 def test_energy_needs_the_step_count_of_its_window():
     with pytest.raises(ConfigurationError, match="window_steps"):
         _burden(step_time_s=0.5, batch_size=8, peak_flop_per_s=1e12, energy=_measured_window())
+
+
+def test_host_energy_is_charged_by_the_share_of_the_hosts_gpus():
+    # one GPU of eight: the run is charged 1/8 of the whole node's 1000 J of CPU/RAM
+    from dataclasses import replace
+
+    gpu = _measured_window()
+    host = replace(gpu, name="host", backend="rapl", total_energy_j=1000.0, provenance="rapl")
+    energy = replace(
+        gpu,
+        host=host,
+        host_energy_share=0.125,
+        host_energy_share_basis="1 of 8 GPUs on this host (NVML device count)",
+    )
+    b = _burden(
+        step_time_s=0.5,
+        batch_size=10,
+        peak_flop_per_s=1e12,
+        recipe=TrainingRecipe(epochs=1, examples_per_epoch=100),
+        energy=energy,
+        window_steps=20,
+    )
+    assert b.host_energy_per_step_unshared_j == pytest.approx(1000.0 / 20)
+    assert b.host_energy_per_step_j == pytest.approx(1000.0 / 20 / 8)
+    assert b.host_energy_share == 0.125 and "1 of 8 GPUs" in b.host_energy_share_basis
+    # 10 steps of (150 J device + 6.25 J host), not 150 + 50
+    assert b.kwh_per_run == pytest.approx(joules_to_kwh((150.0 + 6.25) * 10))
+    assert "0.125 of the host" in b.kwh_provenance
+    assert b.to_dict()["host_energy_share"] == 0.125

@@ -27,6 +27,24 @@ class NvmlError(Exception):
         super().__init__(text)
 
 
+FAKE_UUID = "GPU-6b5f0e1c-0000-4000-8000-00000000cafe"
+
+
+class FakeCuda:
+    """torch.cuda's view of the devices: properties (here without pci_* fields) and the count."""
+
+    def __init__(self, *props):
+        self.props = list(props) or [
+            SimpleNamespace(name="NVIDIA H100 80GB HBM3", uuid=FAKE_UUID.removeprefix("GPU-"))
+        ]
+
+    def count(self):
+        return len(self.props)
+
+    def properties(self, i):
+        return self.props[i]
+
+
 class FakeNvml:
     """The pynvml calls the backend makes, answered from a trace at the virtual clock's time."""
 
@@ -36,7 +54,17 @@ class FakeNvml:
     NVMLError = NvmlError
 
     def __init__(
-        self, trace, clock, *, lost_after=None, counter=True, instant=True, init_error=False
+        self,
+        trace,
+        clock,
+        *,
+        lost_after=None,
+        counter=True,
+        instant=True,
+        init_error=False,
+        clock_events=lambda t: 0,
+        temperature=lambda t: 55,
+        count=1,
     ):
         self.source = ReplaySource(trace)
         self.clock = clock
@@ -44,6 +72,9 @@ class FakeNvml:
         self.counter = counter
         self.instant = instant
         self.init_error = init_error
+        self.clock_events = clock_events  # virtual time -> the clock-event bitmask
+        self.temperature = temperature  # virtual time -> degrees C
+        self.count = count
         self.calls: list[str] = []
 
     def _now(self):
@@ -60,10 +91,18 @@ class FakeNvml:
         pass
 
     def nvmlDeviceGetCount(self):
-        return 1
+        return self.count
 
     def nvmlDeviceGetHandleByIndex(self, i):
         return i
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        if uuid != FAKE_UUID:
+            raise NvmlError("Not Found")
+        return 0
+
+    def nvmlDeviceGetUUID(self, h):
+        return FAKE_UUID
 
     def nvmlDeviceGetName(self, h):
         return b"NVIDIA H100 80GB HBM3"
@@ -96,7 +135,11 @@ class FakeNvml:
 
     def nvmlDeviceGetTemperature(self, h, sensor):
         self._now()
-        return 55
+        return self.temperature(self.clock.now())
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h):
+        self._now()
+        return self.clock_events(self.clock.now())
 
     def nvmlDeviceGetUtilizationRates(self, h):
         self._now()
@@ -104,7 +147,9 @@ class FakeNvml:
 
 
 def nvml_monitor(fake, clock, idle_s=0.0):
-    return SampledEnergyMonitor(NvmlSource((0,), nvml=fake), clock=clock, idle_s=idle_s)
+    return SampledEnergyMonitor(
+        NvmlSource((0,), nvml=fake, cuda=FakeCuda()), clock=clock, idle_s=idle_s
+    )
 
 
 class FakeTracker:

@@ -51,3 +51,37 @@ def test_codecarbon_record_converts_kwh_to_joules():
     assert m.energy_j_by_device == {"cpu": pytest.approx(3.6), "ram": pytest.approx(7.2)}
     assert m.total_energy_j == pytest.approx(10.8) and m.mean_power_w == pytest.approx(21.6)
     assert m.provenance == ESTIMATED_TDP
+
+
+def test_codecarbon_tracker_is_built_without_gpu_tracking(monkeypatch):
+    # a stand-in codecarbon module: what the monitor passes, and the readers the tracker made
+    import sys
+    import types
+
+    made = []
+
+    class CPU:
+        _mode = "constant"
+        _tdp = 85
+
+    class GPU:  # what codecarbon builds on a node with NVIDIA GPUs
+        pass
+
+    class OfflineEmissionsTracker(FakeTracker):
+        def __init__(self, **kwargs):
+            super().__init__()
+            self.kwargs = kwargs
+            self._hardware = [CPU(), GPU()]
+            made.append(self)
+
+    fake = types.ModuleType("codecarbon")
+    fake.OfflineEmissionsTracker = OfflineEmissionsTracker
+    monkeypatch.setitem(sys.modules, "codecarbon", fake)
+    mon = CodecarbonMonitor(idle_s=0.0)
+    mon.start()
+    (tracker,) = made
+    assert tracker.kwargs["gpu_ids"] == []
+    assert [type(hw).__name__ for hw in tracker._hardware] == ["CPU"]
+    mon.begin_window("w")
+    assert set(mon.end_window("w").energy_j_by_device) == {"cpu", "ram"}
+    mon.close()

@@ -13,7 +13,12 @@ from harness.catalog.processors import lookup_processor, processor_table
 from harness.cli import main
 from harness.errors import ConfigurationError, DeviceUnavailableError
 from harness.hardware.devices import describe_device, resolve_device
-from harness.hardware.precision import PrecisionPlan, plan_precision, precision_settings
+from harness.hardware.precision import (
+    PrecisionPlan,
+    plan_precision,
+    precision_settings,
+    tf32_allowed,
+)
 from harness.vocab import check_precision_name
 
 T = 1e12
@@ -60,13 +65,9 @@ def test_h100_fp8_and_tdp():
 @pytest.mark.parametrize(
     "name",
     [
-        "NVIDIA H100 NVL",  # different clocks and TDP
-        "NVIDIA A100 80GB PCIe",  # same rates as SXM4, different TDP: not in the table
-        "NVIDIA A100-PCIE-40GB",
         "Tesla K80",  # CUDA sees half a board
         "NVIDIA GeForce RTX 4090 D",
         "Tesla V100S-PCIE-32GB",
-        "NVIDIA A10G",
         "NVIDIA GeForce RTX 3090 Ti",
         "Some Future Accelerator",
     ],
@@ -161,20 +162,14 @@ def test_cpu_precision_plans():
 
 
 def test_precision_settings_set_and_restore_global_flags():
-    before = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.backends.cudnn.benchmark,
-    )
+    # read through tf32_allowed: torch >= 2.9 raises on reading allow_tf32 once the
+    # fp32_precision API has set TF32
+    before = (*tf32_allowed(), torch.backends.cudnn.benchmark)
     plan = PrecisionPlan("tf32", "tf32", "cuda", None, False, True)
     with precision_settings(plan, cudnn_benchmark=not before[2]):
-        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        assert tf32_allowed() == (True, True)
         assert torch.backends.cudnn.benchmark == (not before[2])
-    after = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.backends.cudnn.benchmark,
-    )
+    after = (*tf32_allowed(), torch.backends.cudnn.benchmark)
     assert after == before
 
 

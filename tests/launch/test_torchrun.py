@@ -70,7 +70,7 @@ def _launch(tmp_path: Path, model: Path, *extra: str, timeout_s: int = 300, env_
 def test_two_gloo_ranks_under_torchrun_give_one_gathered_record(tmp_path):
     proc = _launch(tmp_path, _model_file(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     d = record["timing"]["distributed"]
     assert record["status"] == "ok"
     assert d["world_size"] == 2 and d["backend"] == "gloo"
@@ -100,7 +100,7 @@ def test_a_failing_rank_ends_every_rank_and_is_named(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "60"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     assert "rank 1 failed" in record["error"] and "rank one cannot build" in record["error"]
 
@@ -112,7 +112,7 @@ def test_a_hanging_rank_times_out_on_the_collective(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "15"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     # rank 0 gives up on the collective; rank 1 never reports
     assert "rank 1 did not report" in record["error"]
@@ -250,3 +250,45 @@ def test_launch_removes_the_run_folder_it_made_and_keeps_a_given_one(tmp_path, m
     given = tmp_path / "keep"
     tr.launch(config, tr.TorchrunPlan(nproc_per_node=2, backend="gloo", run_dir=str(given)))
     assert seen[-1][0] == given and (given / "config.json").exists()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_collective_timeout_exceeds_a_ranks_cool_down_and_baseline(monkeypatch):
+    # each rank cools its GPU (up to 60 s) and takes a 2 s idle baseline before DDP's first
+    # broadcast: the process group's timeout must outlast that with room to spare
+    import torch.distributed as dist
+
+    from harness.energy.factory import MonitorSettings
+    from harness.launch.rank import HOST_PROBE_S, measure_rank, process_group_timeout_s
+    from harness.pipeline.measure import MeasureOptions
+
+    seen = {}
+
+    def init(backend, **kwargs):
+        seen.update(kwargs, backend=backend)
+        raise _Stop
+
+    monkeypatch.setattr(dist, "init_process_group", init)
+    config = MeasurementConfig("resnet18", device="cpu")
+    with pytest.raises(_Stop):
+        measure_rank(config, rank=0, world=1, local_rank=0, timeout_s=1.0)
+    idle = MonitorSettings().idle_s
+    assert seen["backend"] == "gloo"
+    assert seen["timeout"].total_seconds() >= 2 * (idle + HOST_PROBE_S) > 1.0
+    gpu = MeasureOptions(energy=True)
+    t = process_group_timeout_s(30.0, "cuda", gpu)
+    assert t >= 2 * (gpu.cooldown_max_s + idle + HOST_PROBE_S) and t > gpu.cooldown_max_s + idle
+    assert process_group_timeout_s(900.0, "cuda", gpu) == 900.0  # a longer request stands
+
+
+def test_gathered_record_names_the_ranks_that_ended_throttled(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path))
+    path = _model_file(tmp_path)
+    config = MeasurementConfig(f"{path}:net", batch_size=4, input_shape=(1, 3, 8, 8), world_size=2)
+    hot = _rank(1, 0.2, 0.15, 30.0, "h/gpu1")
+    hot["energy"] = {**hot["energy"], "throttled_at_end": ["cuda:1: hw_thermal_slowdown"]}
+    rec = aggregate(config, [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), hot], None, backend="gloo")
+    assert rec.energy["throttled_at_end"] == ["rank 1: cuda:1: hw_thermal_slowdown"]

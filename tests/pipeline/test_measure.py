@@ -183,3 +183,63 @@ def test_a_real_worker_record_goes_into_the_report(mlp_config, tmp_path, monkeyp
     html = Path(paths.html).read_text()
     assert "mlp_net.py:mlp" in html
     assert Path(paths.markdown).exists()
+
+
+def test_the_record_says_how_the_gpu_was_identified(mlp_config, monkeypatch):
+    """The environment is captured before CUDA starts; the match is known once the peak's
+    device description has run, and the record carries it."""
+    real = peaks_module.peak_figures
+
+    def identified(*args, **kwargs):
+        return {**real(*args, **kwargs), "device_identity_basis": "uuid"}
+
+    monkeypatch.setattr(peaks_module, "peak_figures", identified)
+    record = measure(mlp_config, options=QUICK)
+    assert record.ok, record.error
+    assert record.environment["device_identity_basis"] == "uuid"
+    assert record.timing["peak"]["device_identity_basis"] == "uuid"
+
+
+def test_the_gpu_cools_down_before_the_idle_baseline_and_the_record_says_how_long(
+    mlp_config, monkeypatch
+):
+    import harness.energy as energy_package
+    import harness.energy.cooldown as cooldown_module
+
+    events: list[str] = []
+
+    class Monitor(_SlowCounterMonitor):
+        min_window_s = 0.0
+
+        def __enter__(self):  # the monitor's start(): the idle baseline
+            events.append("idle baseline")
+            return self
+
+    def fake_cool_down(device, settings, **kwargs):
+        events.append("cool-down")
+        assert (settings.max_s, settings.target_c) == (30.0, 50.0)
+        temps = iter([75, 70, 60, 49])
+        return cooldown_module.cool_down(
+            lambda: next(temps), settings, device="cuda:0", now=lambda: 0.0, sleep=lambda s: None
+        )
+
+    monkeypatch.setattr(energy_package, "make_energy_monitor", lambda *a, **k: Monitor())
+    monkeypatch.setattr(cooldown_module, "cool_down_device", fake_cool_down)
+    phases: list[str] = []
+    options = MeasureOptions(matmul_peak=False, cooldown_max_s=30.0, cooldown_temp_c=50.0)
+    record = measure(mlp_config, phases.append, options=options)
+    assert record.ok, record.error
+    assert events == ["cool-down", "idle baseline"]
+    assert phases.index("cool-down") < phases.index("energy baseline") < phases.index("time")
+    assert record.energy["cooldown"]["polls"] == 3
+    assert record.energy["cooldown"]["end_temperature_c"] == 49
+
+
+def test_measure_options_cool_down_defaults_are_the_cooldown_modules():
+    from harness.energy.cooldown import DEFAULT_COOLDOWN_MAX_S, DEFAULT_COOLDOWN_TEMP_C
+
+    o = MeasureOptions()
+    assert (o.cooldown_max_s, o.cooldown_temp_c) == (
+        DEFAULT_COOLDOWN_MAX_S,
+        DEFAULT_COOLDOWN_TEMP_C,
+    )

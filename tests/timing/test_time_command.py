@@ -50,7 +50,9 @@ def test_cli_time_json(net_file, capsys):
         ]
     )
     assert rc == 0
-    out = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "harness.measurement/1" and doc["command"] == "time"
+    out = doc["summary"]
     t = out["timing"]
     assert t["batch_size"] == 4 and t["steps"] == 3 and t["device"] == "cpu"
     assert t["samples_per_s"] == pytest.approx(4 / t["median_s"])

@@ -14,6 +14,7 @@ from torch import nn
 
 from harness.arch import registry
 from harness.errors import ConfigurationError, UnknownArchitectureError
+from harness.hardware.precision import tf32_allowed
 from harness.timing.request import TimingRequest
 from harness.timing.run import time_training
 
@@ -193,13 +194,12 @@ def test_cuda_fp32_turns_tf32_off_during_the_step_and_restores_it():
 
     def hook(batch):
         if batch.args[0].device.type == "cuda":
-            seen["matmul"] = torch.backends.cuda.matmul.allow_tf32
-            seen["cudnn"] = torch.backends.cudnn.allow_tf32
+            seen["matmul"], seen["cudnn"] = tf32_allowed()
 
-    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    before = tf32_allowed()
     time_training(mlp_arch(loss_hook=hook), fast(4, device="cuda"))
     assert seen == {"matmul": False, "cudnn": False}
-    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    assert tf32_allowed() == before
 
 
 @pytest.mark.gpu
