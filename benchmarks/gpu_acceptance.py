@@ -122,7 +122,8 @@ def _child_env(**extra: str) -> dict[str, str]:
 def _record_from(stdout: str) -> dict:
     """The JSON record `harness measure --json` prints (the first '{' at a line start on)."""
     start = stdout.find("\n{") + 1 if not stdout.startswith("{") else 0
-    return json.JSONDecoder().raw_decode(stdout[start:])[0]  # lines after it are not JSON
+    doc = json.JSONDecoder().raw_decode(stdout[start:])[0]  # lines after it are not JSON
+    return doc["records"][0] if "records" in doc else doc  # the envelope, or a bare record
 
 
 # --------------------------------------------------------------------------------------------
