@@ -74,7 +74,9 @@ def _record(name: str, median: float) -> Measurement:
 def test_compare_json_with_an_unbounded_band_is_valid_and_validates(monkeypatch, capsys):
     # A fit whose 95% interval has no upper end (Fieller's interval is unbounded when the
     # slope is not significant) used to print `Infinity`.
-    band = TrendPosition("new", "per-pass", 0.3, 1e9, 2e9, 1e8, math.inf, "k=9.7")
+    band = TrendPosition(
+        "new", "per-pass", 0.3, 1e9, 1e9, 1e9, 2e9, 1e8, math.inf, 1e7, math.inf, "k=9.7", 0.01
+    )
     result = Comparison(_record("new", 0.01), (_record("resnet18", 0.02),), "imagenet", (band,))
     monkeypatch.setattr(comparison, "compare", lambda *a, **k: result)
     assert main(["compare", "resnet18", "--json"]) == 0
@@ -82,6 +84,7 @@ def test_compare_json_with_an_unbounded_band_is_valid_and_validates(monkeypatch,
     jsonschema.validate(doc, SCHEMA)
     assert [r["config"]["architecture"] for r in doc["records"]] == ["new", "resnet18"]
     assert doc["summary"]["positions"][0]["trend_high_flop"] is None
+    assert doc["summary"]["positions"][0]["predicted_high_flop"] is None
     assert doc["records"][0]["burden"]["usd_per_run"] is None
 
 
