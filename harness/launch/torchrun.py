@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
+from harness.launch.process import with_expandable_segments
 from harness.launch.rank import check_backend
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
@@ -139,7 +140,11 @@ def launch_and_collect(
     world: int | None = None,
 ) -> Measurement | None:
     """Run torchrun, then turn what the ranks left in `run_dir` into one record."""
-    env = dict(os.environ, HARNESS_DIST_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
+    env = dict(
+        with_expandable_segments(os.environ),
+        HARNESS_DIST_RUN_DIR=str(run_dir),
+        PYTHONUNBUFFERED="1",
+    )
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         rc = proc.wait(timeout=timeout_s)
