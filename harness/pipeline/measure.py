@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import HarnessError, one_line
+from harness.errors import ConfigurationError, HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
@@ -108,6 +108,12 @@ def _run_stages(
     sections: dict[str, Any],
 ) -> None:
     stages.enter("resolve")
+    if options.cost and config.world_size > 1:
+        raise ConfigurationError(
+            f"{config.label()}: world_size {config.world_size} is measured under torchrun "
+            f"(`harness measure NAME --nproc-per-node {config.world_size}`); one process "
+            "cannot measure it, and its burden must not bill processors that did not run"
+        )
     arch = architecture if architecture is not None else config.resolve_architecture()
     device = options.device or config.device
     sections["architecture"] = arch.summary()
@@ -136,7 +142,7 @@ def _run_stages(
     sections["timing"] = timing_section(timing, counts, peak)
     if options.cost:
         step = (timing.median_s, timing.batch_size, timing.steps, timing.precision_used)
-        sections["burden"] = burden_section(arch, config, counts, step, energy, peak)
+        sections["burden"] = burden_section(arch, config, counts, step, energy, peak, processors=1)
     stages.enter("done")
 
 
@@ -263,10 +269,14 @@ def burden_section(
     step: tuple[float, int, int, str],
     energy: Any,
     peak: dict[str, Any],
+    *,
+    processors: int,
 ) -> dict[str, Any]:
     """The record's `burden`: hardware burden, projection, energy, carbon and dollars.
 
-    `step` is (step time in s, batch size, steps the energy window covered, precision used).
+    `step` is (step time in s, batch size, steps the energy window covered, precision used);
+    `processors` is the number of processes whose steps were measured (never the configured
+    world size of a run that did not happen).
     """
     from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
 
@@ -274,7 +284,7 @@ def burden_section(
     step = MeasuredStep(
         step_time_s=step_time_s,
         batch_size=batch_size,
-        processors=config.world_size,
+        processors=processors,
         train_step_flops=counts.train_step_flops if counts is not None else None,
         window_steps=window_steps,
     )
