@@ -38,6 +38,7 @@ class MeasureOptions:
     energy: bool = True
     energy_backends: tuple[str, ...] | None = None
     matmul_peak: bool = True
+    peak_seconds: float | None = None  # each matmul size sustained for (None: the default)
     cost: bool = True
     device: str | None = None
     threads: int | None = None
@@ -235,7 +236,13 @@ def _time_training(
 def _peak(device: str, timing: Any, options: MeasureOptions) -> dict[str, Any]:
     from harness.hardware.peaks import peak_figures
 
-    return peak_figures(device, timing.precision_used, timing.threads, measure=options.matmul_peak)
+    return peak_figures(
+        device,
+        timing.precision_used,
+        timing.threads,
+        measure=options.matmul_peak,
+        seconds=options.peak_seconds,
+    )
 
 
 # --------------------------------------------------------------------------------------------
