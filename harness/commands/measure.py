@@ -267,6 +267,10 @@ def _print_notes(record) -> None:
         print(f"paper:      {b['paper_basis']}")
     for n in b.get("notes") or []:
         print(f"note:       {n}")
+    from harness.pipeline.summary import utilisation_notes
+
+    for n in utilisation_notes(record):
+        print(f"note:       {n}")
 
 
 def _run_suite(args: argparse.Namespace) -> int:
