@@ -100,11 +100,20 @@ def _step_rows(r: Any) -> list[dict[str, Any]]:
         {"figure": "IQR", "value": f"{_ms(r.iqr_s)} ({r.iqr_s / r.median_s:.1%} of median{noisy})"},
         {"figure": "p90 step", "value": _ms(r.p90_s)},
         {"figure": "samples/s", "value": f"{r.samples_per_s:.4g}"},
-        {
-            "figure": "peak memory",
-            "value": f"{fmt_si(r.peak_memory_bytes, 'B')} ({r.peak_memory_source})",
-        },
+        {"figure": "peak memory", "value": _memory_text(r)},
     ]
+
+
+def _memory_text(r: Any) -> str:
+    """The timed steps' peak, then the whole run's (warm-up included) and the reserved peak."""
+    steady = getattr(r, "peak_memory_steady_bytes", None)
+    if steady is None:
+        return f"{fmt_si(r.peak_memory_bytes, 'B')} ({r.peak_memory_source}, whole run)"
+    text = f"{fmt_si(steady, 'B')} timed steps, {fmt_si(r.peak_memory_bytes, 'B')} whole run"
+    reserved = getattr(r, "peak_reserved_bytes", None)
+    if reserved is not None:
+        text += f", {fmt_si(reserved, 'B')} reserved"
+    return f"{text} ({r.peak_memory_source})"
 
 
 def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
