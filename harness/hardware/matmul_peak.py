@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import torch
 
-from harness.errors import ConfigurationError
+from harness.errors import ConfigurationError, HarnessError
 
 SUSTAIN_S = 1.0  # seconds each size is timed for
 SECONDS_ENV = "HARNESS_PEAK_SECONDS"  # overrides SUSTAIN_S (tests, quick looks)
@@ -42,6 +42,7 @@ CUDA_SIZES = (2048, 4096, 8192)
 CPU_SIZES = (256, 512, 1024)
 CPU_SIZES_16BIT = (128, 256, 512)  # 16-bit matmuls are often emulated on CPUs: far slower
 MAX_WINDOW_FACTOR = 3  # never more than this many times WINDOWS windows
+MAX_WARMUP_WINDOWS = 200  # a timer that never reaches the target window stops here
 MAX_TIME_FACTOR = 4.0  # stop once the windows took this many times the seconds asked for
 
 
@@ -149,14 +150,14 @@ def sustain(
     windows = max(3, windows)
     target = seconds / windows
     k, spent, last, per = 1, 0.0, 0.0, math.inf
-    while spent < warmup_s or last < target / 2:
+    for _ in range(MAX_WARMUP_WINDOWS):
+        if spent >= warmup_s and last >= target / 2:
+            break
         (last,) = timer.windows(k, 1)
         spent += last
         per = min(per, last / k)  # a stall lengthens a window, never shortens one
         if last < target / 2:
             k *= 2
-        if spent > 10 * (seconds + warmup_s):  # a timer that reports nothing useful
-            break
     k = max(1, round(target / max(per, 1e-12)))
     times: list[float] = []
     limit = MAX_WINDOW_FACTOR * windows
@@ -173,6 +174,8 @@ def sustain(
             chunk = 3  # a first look before committing to the whole run
         times += timer.windows(k, chunk)
     per_matmul = statistics.median(t / k for t in times)
+    if not per_matmul > 0:
+        raise HarnessError(f"the {n}x{n} matmul timer measured no time: no peak from it")
     return SizeRun(
         n=n,
         matmuls_per_window=k,

@@ -8,7 +8,7 @@ import statistics
 import pytest
 import torch
 
-from harness.errors import ConfigurationError
+from harness.errors import ConfigurationError, HarnessError
 from harness.hardware import matmul_peak as mp
 from harness.hardware.peaks import measure_matmul_peak, peak_figures
 
@@ -158,3 +158,12 @@ def test_peak_figures_say_how_the_peak_was_measured():
     assert f["peak_measured_sm_clock_mhz"] is None
     unmeasured = peak_figures("cpu", "fp32", measure=False)
     assert unmeasured["peak_measured_seconds"] is None
+
+
+def test_a_timer_that_reports_no_time_cannot_hang_the_warm_up():
+    class Frozen:
+        def windows(self, k, count):
+            return [0.0] * count
+
+    with pytest.raises(HarnessError, match="measured no time"):
+        mp.sustain(Frozen(), 16, seconds=0.1, warmup_s=0.02)  # bounded, then refused

@@ -145,3 +145,11 @@ def test_harness_time_json_withholds_the_figure_with_its_reason(net_file, capsys
     assert util["mfu_measured"] is None and "unreliable" in util["mfu_measured_note"]
     assert doc["matmul_peak"]["reliable"] is False
     assert any("unreliable" in n for n in doc["notes"])
+
+
+def test_a_remeasure_that_fails_keeps_the_first_figure_marked():
+    def broken(seconds):
+        raise RuntimeError("device lost")
+
+    out = check_measured_peak(_cpu_peak(1 * G), 2 * G, broken, seconds=1.0, say=lambda m: None)
+    assert out["measured_reliable"] is False and out["measured_flop_per_s"] == 1 * G
