@@ -123,10 +123,10 @@ class CudaWindowTimer:
 
 @dataclass(frozen=True)
 class SizeRun:
-    """One size sustained: k matmuls per window, every window's seconds, the median rate."""
+    """One size sustained: every window's seconds and matmul count, the median rate."""
 
     n: int
-    matmuls_per_window: int
+    matmuls_per_window: tuple[int, ...]  # k of each window (raised where windows ran short)
     window_s: tuple[float, ...]
     warmup_s: float
     seconds: float  # timed: the sum of the windows
@@ -135,20 +135,18 @@ class SizeRun:
 
     @property
     def per_matmul_s(self) -> tuple[float, ...]:
-        return tuple(t / self.matmuls_per_window for t in self.window_s)
+        return tuple(t / k for t, k in zip(self.window_s, self.matmuls_per_window, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["window_s"] = list(self.window_s)
+        d["matmuls_per_window"] = list(self.matmuls_per_window)
         return d
 
 
-def sustain(
-    timer: WindowTimer, n: int, *, seconds: float, windows: int = WINDOWS, warmup_s: float
-) -> SizeRun:
-    """Warm up and calibrate, then time windows of k matmuls for at least `seconds`."""
-    windows = max(3, windows)
-    target = seconds / windows
+def _warm_up(timer: WindowTimer, target: float, warmup_s: float) -> tuple[int, float]:
+    """Windows of 1, 2, 4, ... matmuls until one lasts half a `target` window and `warmup_s`
+    are spent; (matmuls per `target` window, seconds spent)."""
     k, spent, last, per = 1, 0.0, 0.0, math.inf
     for _ in range(MAX_WARMUP_WINDOWS):
         if spent >= warmup_s and last >= target / 2:
@@ -158,9 +156,23 @@ def sustain(
         per = min(per, last / k)  # a stall lengthens a window, never shortens one
         if last < target / 2:
             k *= 2
-    k = max(1, round(target / max(per, 1e-12)))
+    return max(1, round(target / max(per, 1e-12))), spent
+
+
+def sustain(
+    timer: WindowTimer, n: int, *, seconds: float, windows: int = WINDOWS, warmup_s: float
+) -> SizeRun:
+    """Warm up and calibrate, then time windows of k matmuls for at least `seconds`.
+
+    Windows that run shorter than half the target (a calibration taken while the machine was
+    slow) get more matmuls; the rate is per matmul, so windows of different k still compare.
+    """
+    windows = max(3, windows)
+    target = seconds / windows
+    k, spent = _warm_up(timer, target, warmup_s)
     times: list[float] = []
-    limit = MAX_WINDOW_FACTOR * windows
+    ks: list[int] = []
+    limit, chunk = MAX_WINDOW_FACTOR * windows, 3  # a first look before the whole run
     while len(times) < limit:
         total = math.fsum(times)
         if len(times) >= windows and total >= seconds:
@@ -168,17 +180,20 @@ def sustain(
         if len(times) >= 3 and total >= MAX_TIME_FACTOR * seconds:
             break  # a machine that stalls the windows: enough of them, not forever
         if times:
-            more = math.ceil((seconds - total) / max(statistics.median(times), 1e-12))
+            recent = max(statistics.median(times[-chunk:]), 1e-12)
+            if recent < target / 2:
+                k = max(k + 1, round(k * target / recent))
+                recent = target
+            more = math.ceil((seconds - total) / recent)
             chunk = max(1, min(limit - len(times), max(windows - len(times), more)))
-        else:
-            chunk = 3  # a first look before committing to the whole run
         times += timer.windows(k, chunk)
-    per_matmul = statistics.median(t / k for t in times)
+        ks += [k] * chunk
+    per_matmul = statistics.median(t / m for t, m in zip(times, ks, strict=True))
     if not per_matmul > 0:
         raise HarnessError(f"the {n}x{n} matmul timer measured no time: no peak from it")
     return SizeRun(
         n=n,
-        matmuls_per_window=k,
+        matmuls_per_window=tuple(ks),
         window_s=tuple(times),
         warmup_s=spent,
         seconds=math.fsum(times),

@@ -124,7 +124,8 @@ def test_a_real_cpu_run_over_two_sizes(monkeypatch):
     assert p.sizes == (32, 64) and len(p.by_size) == 2
     for r in p.by_size:
         assert r["seconds"] >= 0.03 and len(r["window_s"]) >= 10
-        per = statistics.median(t / r["matmuls_per_window"] for t in r["window_s"])
+        pairs = zip(r["window_s"], r["matmuls_per_window"], strict=True)
+        per = statistics.median(t / k for t, k in pairs)
         assert r["flop_per_s"] == pytest.approx(2 * r["n"] ** 3 / per)
     assert p.flop_per_s == max(r["flop_per_s"] for r in p.by_size)
     assert p.sm_clock_mhz is None and p.max_sm_clock_mhz is None  # no NVML for a CPU
@@ -167,3 +168,18 @@ def test_a_timer_that_reports_no_time_cannot_hang_the_warm_up():
 
     with pytest.raises(HarnessError, match="measured no time"):
         mp.sustain(Frozen(), 16, seconds=0.1, warmup_s=0.02)  # bounded, then refused
+
+
+def test_windows_that_run_short_get_more_matmuls():
+    """A calibration taken while the machine was slow gives windows far below the target; the
+    run lengthens them instead of ending after its window count short of `seconds`."""
+
+    class SlowThenFast(ThrottlingTimer):
+        def windows(self, k, count):
+            self.fast_s = 1e-2 if self.calls < 4 else 1e-4  # a busy warm-up, then a free device
+            return super().windows(k, count)
+
+    run = mp.sustain(SlowThenFast(boost_s=1e9), 100, seconds=0.5, warmup_s=0.05)
+    assert run.seconds >= 0.5
+    assert run.matmuls_per_window[-1] > run.matmuls_per_window[0]
+    assert run.flop_per_s == pytest.approx(2 * 100**3 / 1e-4)
