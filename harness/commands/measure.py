@@ -304,6 +304,10 @@ def _print_notes(record) -> None:
 
     for line in energy_note_lines(e or {}, b or {}):
         print(line)
+    from harness.pipeline.summary import utilisation_notes
+
+    for n in utilisation_notes(record):
+        print(f"note:       {n}")
 
 
 def _run_suite(args: argparse.Namespace) -> int:

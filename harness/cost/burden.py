@@ -29,7 +29,7 @@ from harness.cost.routes import (
     CostSettings,
     cost_routes,
 )
-from harness.cost.utilisation import mfu as mfu_of
+from harness.cost.utilisation import bounded_mfu
 from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
 from harness.vocab import UNAVAILABLE
@@ -96,7 +96,7 @@ class Burden:
     train_step_flops: float | None
     counted_run_flops: float | None
     achieved_flop_per_s: float | None
-    mfu: float | None  # achieved / (processors x peak)
+    mfu: float | None  # achieved / (processors x peak); None above 1 (a note says why)
     # energy of the measured device(s)
     energy_provenance: str
     energy_reason: str
@@ -349,7 +349,7 @@ def compute_burden(
         )
     burden_run = _mul(step.processors, peak.flop_per_s, run_time)
     fp32_peak, fp32_source = _fp32_peak(peak)
-    achieved = _div(step.train_step_flops, step.step_time_s)
+    achieved, burden_mfu = _achieved_and_mfu(step, peak, notes)
     e = _energy_per_step(energy, step.window_steps)
     e_run = _mul(e.device_j, proj.run_steps)
     kwh, kwh_prov = _kwh_per_run(e, proj.run_steps)
@@ -373,7 +373,7 @@ def compute_burden(
         train_step_flops=step.train_step_flops,
         counted_run_flops=_mul(step.train_step_flops, proj.run_steps),
         achieved_flop_per_s=achieved,
-        mfu=mfu_of(achieved, peak.flop_per_s, step.processors),
+        mfu=burden_mfu,
         energy_provenance=e.provenance,
         energy_reason=e.reason,
         energy_per_step_j=e.device_j,
@@ -395,6 +395,23 @@ def compute_burden(
         **e.host_share_fields(),
         **routes,
     )
+
+
+def _achieved_and_mfu(
+    step: MeasuredStep, peak: PeakUsed, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """(achieved FLOP/s, MFU); an MFU above 1 is withheld and `notes` say why."""
+    achieved = _div(step.train_step_flops, step.step_time_s)
+    value, why = bounded_mfu(
+        achieved,
+        peak.flop_per_s,
+        step.processors,
+        peak_name="peak used",
+        cause="the peak (or the FLOP count) is unreliable",
+    )
+    if why:
+        notes.append(f"MFU {why}")
+    return achieved, value
 
 
 def _fp32_peak(peak: PeakUsed) -> tuple[float | None, str]:

@@ -271,8 +271,29 @@ def _tail(f: IO[bytes], limit: int = 4096) -> str:
     return one_line(lines[-1], 300) if lines else ""
 
 
+ALLOC_CONF = "PYTORCH_CUDA_ALLOC_CONF"
+
+
+def with_expandable_segments(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with `expandable_segments:True` in PyTorch's CUDA allocator settings, unless the
+    user's value already sets that key (theirs is kept as it is).
+
+    Expandable segments let the caching allocator grow a segment instead of fragmenting memory
+    into fixed blocks, so a batch that fits is not lost to fragmentation
+    (https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf).
+    """
+    out = dict(env)
+    current = out.get(ALLOC_CONF, "").strip()
+    keys = {part.split(":", 1)[0].strip() for part in current.split(",") if part.strip()}
+    if "expandable_segments" not in keys:
+        out[ALLOC_CONF] = (
+            f"{current},expandable_segments:True" if current else ("expandable_segments:True")
+        )
+    return out
+
+
 def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = with_expandable_segments(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env["HARNESS_WORKER"] = "1"
     # The worker must import this very harness, installed or not.

@@ -129,6 +129,16 @@ def _kg(burden: Mapping[str, Any] | None, lbs: Any) -> float | None:
     return kg if isinstance(kg, (int, float)) else _scale(lbs, 1 / LBS_PER_KG)
 
 
+def utilisation_notes(record: Measurement) -> list[str]:
+    """Why a utilisation is withheld, and whether the measured peak is reliable: one line each."""
+    t = record.timing_view
+    notes = [t.peak.measured_note] if t.peak.measured_note else []
+    for note in (t.utilisation.mfu_note, t.utilisation.mfu_measured_note):
+        if note:
+            notes.append(f"MFU {note}")
+    return notes
+
+
 def _scale(x: Any, factor: float) -> float | None:
     return x * factor if isinstance(x, (int, float)) else None
 

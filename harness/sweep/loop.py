@@ -6,7 +6,9 @@ config goes in on stdin as JSON; progress phases and the finished record come ba
 lines on a dedicated pipe (so whatever the model prints cannot corrupt them); the worker's
 own stdout and stderr go to a log. A crash (non-zero exit, a signal such as SIGSEGV or the
 out-of-memory killer's SIGKILL), a hang (the timeout kills the whole group) or an exception
-costs one row with its status and a one-line error, never the sweep.
+costs one row with its status and a one-line error, never the sweep. A configuration with
+`world_size` N > 1 runs its N ranks under torchrun instead (`harness.launch.torchrun`), or is
+an "error" row saying why it cannot; it is never timed in one process and billed as N.
 
 Resumption: a configuration whose key already has a readable "ok" row is skipped (`force`
 redoes it, and keeps the old row current until the new one is "ok"); rows are written by the
@@ -37,7 +39,7 @@ from typing import Any
 from harness.errors import HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_job
-from harness.output_files import ensure_folder
+from harness.output_files import ensure_folder, open_log
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 from harness.sweep.recovery import write_recovery
@@ -222,6 +224,9 @@ class _Runner:
         if bar.disable:
             self.say(f"[{i}/{self.n}] {job.config.label()}: running")
         try:
+            if job.config.world_size > 1:  # N ranks under torchrun, never one process
+                bar.set_postfix_str(f"torchrun, {job.config.world_size} ranks", refresh=True)
+                return _run_distributed(job, key, self.target, _log_path(self, job, key))
             return run_job(
                 job,
                 key=key,
@@ -292,6 +297,18 @@ def _run_all(
     finally:
         runner.bar.close()
     return records, skipped
+
+
+def _run_distributed(job: Job, key: str, target: str, log_path: Path | None) -> Measurement:
+    """A `world_size` > 1 configuration: its ranks under torchrun, their output in the log."""
+    from harness.launch.torchrun import run_distributed_job
+
+    try:
+        output = open_log(log_path) if log_path is not None else open(os.devnull, "wb")  # noqa: SIM115
+    except (HarnessError, OSError):
+        output = open(os.devnull, "wb")  # noqa: SIM115 - a log that cannot be opened costs the log
+    with output:
+        return run_distributed_job(job, key, target=target, output=output)
 
 
 def _describe(config: MeasurementConfig) -> dict[str, Any]:

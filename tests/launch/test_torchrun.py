@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
+from harness.hardware.peaks import peak_figures
 from harness.launch.torchrun import check_backend, describe_failures
 from harness.pipeline.aggregate import aggregate
 from harness.pipeline.config import MeasurementConfig
@@ -236,7 +237,7 @@ def test_launch_removes_the_run_folder_it_made_and_keeps_a_given_one(tmp_path, m
 
     seen = []
 
-    def collect(cmd, run_dir, config, *, timeout_s, world):
+    def collect(cmd, run_dir, config, *, timeout_s, world, output=None):
         assert (run_dir / "config.json").exists()
         seen.append((run_dir, timeout_s))
 
@@ -292,3 +293,16 @@ def test_gathered_record_names_the_ranks_that_ended_throttled(tmp_path, monkeypa
     hot["energy"] = {**hot["energy"], "throttled_at_end": ["cuda:1: hw_thermal_slowdown"]}
     rec = aggregate(config, [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), hot], None, backend="gloo")
     assert rec.energy["throttled_at_end"] == ["rank 1: cuda:1: hw_thermal_slowdown"]
+
+
+def test_the_gathered_burden_bills_the_ranks_that_reported(tmp_path, monkeypatch):
+    """processors = ranks actually measured: a configuration that says 4 but whose gathered
+    figures come from 2 ranks bills 2, and the device-hours are 2 x the run time."""
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path))
+    path = _model_file(tmp_path)
+    config = MeasurementConfig(f"{path}:net", batch_size=4, input_shape=(1, 3, 8, 8), world_size=4)
+    ranks = [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), _rank(1, 0.1, 0.08, 10.0, "h/gpu1")]
+    peak = {**peak_figures("cpu", "fp32", measure=False), "burden_peak_flop_per_s": 1e9}
+    b = aggregate(config, ranks, None, backend="gloo", peak=peak).burden
+    assert b["processors"] == 2
+    assert b["burden_per_step_flop"] == pytest.approx(2 * 1e9 * 0.1)
