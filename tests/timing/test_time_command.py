@@ -108,8 +108,8 @@ def test_cli_time_peak_seconds_sets_the_sustained_run(net_file, capsys):
     args = ["time", net_file, "--input-shape", "1,3,8,8", "--device", "cpu", "--batch", "2"]
     quick = ["--steps", "2", "--min-seconds", "0", "--warmup", "1", "--threads", "1"]
     rc = main([*args, *quick, "--no-flops", "--json", "--peak-seconds", "0.04"])
+    assert rc == 0
     out = json.loads(capsys.readouterr().out)["summary"]
-    out = json.loads(capsys.readouterr().out)
     assert "sustained" in out["matmul_peak"]["source"]
     assert main([*args, "--peak-seconds", "0"]) == 2
     err = capsys.readouterr().err
