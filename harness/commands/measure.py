@@ -270,6 +270,7 @@ def _print_notes(record) -> None:
 
 
 def _run_suite(args: argparse.Namespace) -> int:
+    from harness.commands._suite_overrides import describe, suite_overrides
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
     from harness.sweep.suite import NotedStore
@@ -282,7 +283,10 @@ def _run_suite(args: argparse.Namespace) -> int:
     suite = load_suite(suite_name)
     for note in suite.notes():
         print(note, file=sys.stderr)
-    noted = suite.noted_jobs(notify=lambda m: print(m, file=sys.stderr))
+    overrides = suite_overrides(args)
+    if overrides:
+        print(f"suite {suite.name}: the command line sets {describe(overrides)}", file=sys.stderr)
+    noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
