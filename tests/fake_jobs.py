@@ -52,6 +52,28 @@ def succeed(config: MeasurementConfig, phase=None) -> Measurement:
     )
 
 
+def quick(config: MeasurementConfig, phase=None) -> Measurement:
+    """`succeed` without the wait: for sweeps that only need rows."""
+    return succeed(config.replace(min_seconds=0.0), phase)
+
+
+def record_env(config: MeasurementConfig, phase=None) -> Measurement:
+    """Appends this worker's pool environment and its start and end times to the file
+    $FAKE_ENV_LOG names, one JSON line per worker, then behaves like `succeed`."""
+    import json
+
+    start = time.time()
+    rec = succeed(config, phase)
+    seen = {k: os.environ.get(k) for k in POOL_ENV}
+    line = {"key": config.key(), "start": start, "end": time.time(), "pid": os.getpid(), **seen}
+    with open(os.environ["FAKE_ENV_LOG"], "a") as f:
+        f.write(json.dumps(line) + "\n")
+    return rec
+
+
+POOL_ENV = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "HARNESS_GPUS_IN_USE", "HARNESS_POOL_SLOT")
+
+
 def raise_error(config: MeasurementConfig, phase=None) -> Measurement:
     if phase:
         phase("counting")

@@ -8,6 +8,11 @@ own stdout and stderr go to a log. A crash (non-zero exit, a signal such as SIGS
 out-of-memory killer's SIGKILL), a hang (the timeout kills the whole group) or an exception
 costs one row with its status and a one-line error, never the sweep.
 
+Claims: several sweeps may share one database (processes, nodes, the slots of a device pool):
+each configuration is claimed before it is measured and skipped while another live sweep holds
+it (`harness.sweep.claims`), so each is measured once; a dead sweep's claim is taken over once
+its heartbeat is older than the claim timeout.
+
 Resumption: a configuration whose key already has a readable "ok" row is skipped (`force`
 redoes it, and keeps the old row current until the new one is "ok"); rows are written by the
 parent one transaction per measurement, so a sweep killed at any moment keeps every finished
@@ -40,6 +45,7 @@ from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_j
 from harness.output_files import ensure_folder
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.sweep.claims import BUSY, DONE, TAKEN_OVER, UNCLAIMED, Claims, Heartbeat
 from harness.sweep.recovery import write_recovery
 from harness.sweep.store import ResultStore
 from harness.vocab import STATUSES
@@ -70,6 +76,7 @@ class SweepResult:
     records: tuple[Measurement, ...] = field(default_factory=tuple)
     interrupted: bool = False
     recovered: tuple[Path, ...] = ()  # recovery files of records the database did not take
+    busy: int = 0  # claimed by another live sweep: measured there, not here
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r.status == status)
@@ -82,6 +89,8 @@ class SweepResult:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
         ran = ", ".join(parts) if parts else "nothing run"
         text = f"{self.total} configurations: {ran}, {self.skipped} already done; results in {self.db_path}"
+        if self.busy:
+            text += f"; {self.busy} being measured by another sweep (skipped here)"
         if self.recovered:
             text += (
                 f"; {len(self.recovered)} not saved there, kept as recovery files beside it "
@@ -108,6 +117,7 @@ def run_sweep(
     progress: bool | None = None,
     echo: Callable[[str], None] | None = None,
     save_retry: SaveRetry | None = None,
+    claim_timeout_s: float | None = None,
 ) -> SweepResult:
     """Run every job not yet done, each in its own worker, saving each record as it finishes.
 
@@ -118,6 +128,8 @@ def run_sweep(
     after its last lines are read for the error message). `progress` None shows a bar when
     stderr is a terminal. `echo` receives the one-line messages (default: stderr).
     `save_retry` says how a failed save is retried before the record goes to a recovery file.
+    `claim_timeout_s`: a claim whose heartbeat is older than this belongs to a dead sweep and
+    is taken over (default $HARNESS_CLAIM_TIMEOUT_S, else 120 s).
     """
     say = echo or _stderr
     own_store = not isinstance(store, ResultStore)
@@ -149,10 +161,18 @@ def run_sweep(
             say=say,
             retry=save_retry or SaveRetry(),
         )
-        records, skipped = _run_all(todo, runner, skipped=skipped)
+        claims = Claims(db.conn, stale_s=claim_timeout_s, done=db.has)
+        with Heartbeat(db.path, claims.owner, heartbeat_interval(claims.stale_s)):
+            records, skipped, busy = _run_all(todo, runner, claims, skipped=skipped)
         interrupted = runner.interrupted
         result = SweepResult(
-            db.path, len(keyed), skipped, tuple(records), interrupted, tuple(runner.recovered)
+            db.path,
+            len(keyed),
+            skipped,
+            tuple(records),
+            interrupted,
+            tuple(runner.recovered),
+            busy,
         )
         if interrupted:
             saved = db.count("ok")
@@ -270,28 +290,58 @@ class _Runner:
         return f"; NOT SAVED ({error}): the record is kept in {path}"
 
 
+def heartbeat_interval(stale_s: float) -> float:
+    """A quarter of the claim timeout, at most 15 s: a live sweep misses several beats before
+    its claims look dead."""
+    return min(15.0, stale_s / 4)
+
+
+def claim_for(runner: _Runner, claims: Claims, key: str, job: Job, slot: str = "") -> str:
+    """Claim `key` for this sweep; a takeover from a dead sweep is said. A claim the database
+    cannot take (its lock held past the save's busy wait) costs the claim, with a warning,
+    never the measurement."""
+    try:
+        with runner.db.busy_timeout(runner.retry.busy_s):
+            outcome = claims.claim(key, job.config.architecture, slot=slot, force=runner.force)
+    except HarnessError as exc:
+        runner.write(f"warning: {job.config.label()}: measured without a claim ({exc})")
+        return UNCLAIMED
+    if outcome == TAKEN_OVER:
+        runner.write(
+            f"{job.config.label()}: taking over from {claims.previous[key]}, whose heartbeat "
+            f"is older than {claims.stale_s:g} s"
+        )
+    return outcome
+
+
 def _run_all(
-    todo: list[tuple[str, Job]], runner: _Runner, *, skipped: int
-) -> tuple[list[Measurement], int]:
-    db, force = runner.db, runner.force
+    todo: list[tuple[str, Job]], runner: _Runner, claims: Claims, *, skipped: int
+) -> tuple[list[Measurement], int, int]:
     records: list[Measurement] = []
+    busy = 0
     try:
         with _signals_as_interrupt():
             for i, (key, job) in enumerate(todo, 1):
-                if not force and db.has(key):  # a concurrent sweep finished it meanwhile
-                    skipped += 1
+                outcome = claim_for(runner, claims, key, job)
+                if outcome in (DONE, BUSY):  # a concurrent sweep finished it, or measures it
+                    skipped += outcome == DONE
+                    busy += outcome == BUSY
                     runner.bar.update(1)
                     continue
-                t0 = time.monotonic()
-                rec = runner.attempt(i, key, job)
-                records.append(runner.save(i, rec, job, time.monotonic() - t0))
+                try:
+                    t0 = time.monotonic()
+                    rec = runner.attempt(i, key, job)
+                    records.append(runner.save(i, rec, job, time.monotonic() - t0))
+                finally:
+                    with runner.db.busy_timeout(runner.retry.busy_s):
+                        claims.release(key)
                 if runner.interrupted:
                     break
     except KeyboardInterrupt:
         runner.interrupted = True
     finally:
         runner.bar.close()
-    return records, skipped
+    return records, skipped, busy
 
 
 def _describe(config: MeasurementConfig) -> dict[str, Any]:
