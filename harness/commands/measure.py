@@ -16,6 +16,7 @@ from harness.commands._options import (
     positive_int,
     timeout_seconds,
 )
+from harness.commands._sweep_options import add_sweep_options, apply_journal, check_sweep_only
 
 NAME = "measure"
 HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars) or a suite"
@@ -66,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a torchrun launch is killed (default: --timeout)",
     )
     add_timeout_option(p)
+    add_sweep_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.distributed:
         return _run_rank(args)
     _check_launch_options(args)
+    check_sweep_only(args)
+    apply_journal(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
         return _run_torchrun(args)
@@ -271,6 +275,7 @@ def _print_notes(record) -> None:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from harness.commands._suite_overrides import describe, suite_overrides
+    from harness.commands._sweep_options import shard_jobs
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
     from harness.sweep.suite import NotedStore
@@ -288,9 +293,14 @@ def _run_suite(args: argparse.Namespace) -> int:
         print(f"suite {suite.name}: the command line sets {describe(overrides)}", file=sys.stderr)
     noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
+    jobs = shard_jobs(args, [job for job, _ in noted])
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
-            [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
+            jobs,
+            store,
+            force=args.force,
+            log_dir=reports_dir() / "logs",
+            claim_timeout_s=args.claim_timeout,
         )
     print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
