@@ -19,6 +19,12 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 
 HERE = Path(__file__).resolve()
+FAKE_GPU_ENV = "FAKE_GPU_NAME"
+
+if os.environ.get(FAKE_GPU_ENV):  # a fake GPU's name, so a cuda key needs no torch import
+    from harness.hardware import nvml as _nvml
+
+    _nvml.gpu_names = lambda: [os.environ[FAKE_GPU_ENV]]
 
 
 def target(name: str) -> str:
@@ -160,12 +166,20 @@ def sweep_configs(n: int, seconds: float) -> list[MeasurementConfig]:
 
 
 def main(argv: list[str]) -> int:
-    """`python fake_jobs.py DB N SECONDS`: a sweep of N fake measurements into DB."""
+    """`python fake_jobs.py DB N SECONDS [WORKERS]`: a sweep of N fake measurements into DB
+    (across a pool of WORKERS CPU slots where given)."""
     from harness.sweep.loop import run_sweep
+    from harness.sweep.slots import cpu_slots
 
     db, n, seconds = argv[0], int(argv[1]), float(argv[2])
+    slots = cpu_slots(int(argv[3])) if len(argv) > 3 else None
     result = run_sweep(
-        sweep_configs(n, seconds), db, target=target("succeed"), timeout_s=30, progress=False
+        sweep_configs(n, seconds),
+        db,
+        target=target("succeed"),
+        timeout_s=60,
+        progress=False,
+        slots=slots,
     )
     print(result.summary(), flush=True)
     return 0 if not result.failed else 1

@@ -275,7 +275,7 @@ def _print_notes(record) -> None:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from harness.commands._suite_overrides import describe, suite_overrides
-    from harness.commands._sweep_options import shard_jobs
+    from harness.commands._sweep_options import pool_slots, shard_jobs
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
     from harness.sweep.suite import NotedStore
@@ -294,6 +294,7 @@ def _run_suite(args: argparse.Namespace) -> int:
     noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
     jobs = shard_jobs(args, [job for job, _ in noted])
+    slots = pool_slots(args)
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
             jobs,
@@ -301,6 +302,7 @@ def _run_suite(args: argparse.Namespace) -> int:
             force=args.force,
             log_dir=reports_dir() / "logs",
             claim_timeout_s=args.claim_timeout,
+            slots=slots,
         )
     print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:

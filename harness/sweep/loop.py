@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 from harness.sweep.claims import BUSY, DONE, TAKEN_OVER, UNCLAIMED, Claims, Heartbeat
 from harness.sweep.recovery import write_recovery
+from harness.sweep.slots import Slot, check_devices
 from harness.sweep.store import ResultStore
 from harness.vocab import STATUSES
 
@@ -118,6 +119,7 @@ def run_sweep(
     echo: Callable[[str], None] | None = None,
     save_retry: SaveRetry | None = None,
     claim_timeout_s: float | None = None,
+    slots: Sequence[Slot] | None = None,
 ) -> SweepResult:
     """Run every job not yet done, each in its own worker, saving each record as it finishes.
 
@@ -130,19 +132,15 @@ def run_sweep(
     `save_retry` says how a failed save is retried before the record goes to a recovery file.
     `claim_timeout_s`: a claim whose heartbeat is older than this belongs to a dead sweep and
     is taken over (default $HARNESS_CLAIM_TIMEOUT_S, else 120 s).
+    `slots` (a device pool, `harness.sweep.slots`) runs one job per slot at a time.
     """
     say = echo or _stderr
     own_store = not isinstance(store, ResultStore)
     db = ResultStore(store) if own_store else store  # type: ignore[arg-type]
     try:
-        keyed: list[tuple[str, Job]] = []
-        seen: set[str] = set()
-        for j in jobs:
-            job = j if isinstance(j, Job) else Job(j, timeout_s)
-            key = job.config.key()
-            if key not in seen:
-                seen.add(key)
-                keyed.append((key, job))
+        keyed = _distinct(jobs, timeout_s)
+        if slots:
+            check_devices(sorted({j.config.device for _, j in keyed}), slots)
         done = set() if force else db.done_keys()
         todo = [(k, j) for k, j in keyed if k not in done]
         skipped = len(keyed) - len(todo)
@@ -161,9 +159,8 @@ def run_sweep(
             say=say,
             retry=save_retry or SaveRetry(),
         )
-        claims = Claims(db.conn, stale_s=claim_timeout_s, done=db.has)
-        with Heartbeat(db.path, claims.owner, heartbeat_interval(claims.stale_s)):
-            records, skipped, busy = _run_all(todo, runner, claims, skipped=skipped)
+        records, done_here, busy = _claimed(todo, runner, claim_timeout_s, slots)
+        skipped += done_here
         interrupted = runner.interrupted
         result = SweepResult(
             db.path,
@@ -234,6 +231,9 @@ class _Runner:
             changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
         return rec.replace(**changes) if changes else rec
 
+    def log_path(self, job: Job, key: str) -> Path | None:
+        return _log_path(self, job, key)
+
     def attempt(self, i: int, key: str, job: Job) -> Measurement:
         """Run one job in its worker; Ctrl-C or SIGTERM makes an `interrupted` row."""
         bar = self.bar
@@ -288,6 +288,38 @@ class _Runner:
         path = write_recovery(self.db.path, rec)
         self.recovered.append(path)
         return f"; NOT SAVED ({error}): the record is kept in {path}"
+
+
+def _distinct(jobs: Iterable[Job | MeasurementConfig], timeout_s: float) -> list[tuple[str, Job]]:
+    """(key, job) once per key, in order; bare configs get `timeout_s`."""
+    keyed: list[tuple[str, Job]] = []
+    seen: set[str] = set()
+    for j in jobs:
+        job = j if isinstance(j, Job) else Job(j, timeout_s)
+        key = job.config.key()
+        if key not in seen:
+            seen.add(key)
+            keyed.append((key, job))
+    return keyed
+
+
+def _claimed(
+    todo: list[tuple[str, Job]],
+    runner: _Runner,
+    claim_timeout_s: float | None,
+    slots: Sequence[Slot] | None,
+) -> tuple[list[Measurement], int, int]:
+    """Run `todo` one at a time or across a pool's slots, with claims kept alive by a
+    heartbeat; returns (records, found done meanwhile, busy in another sweep)."""
+    db = runner.db
+    claims = Claims(db.conn, stale_s=claim_timeout_s, done=db.has)
+    with Heartbeat(db.path, claims.owner, heartbeat_interval(claims.stale_s)):
+        if not slots:
+            return _run_all(todo, runner, claims, skipped=0)
+        from harness.sweep.pool import run_slots
+
+        with _signals_as_interrupt():
+            return run_slots(todo, runner, claims, slots, claim_for)
 
 
 def heartbeat_interval(stale_s: float) -> float:

@@ -38,3 +38,18 @@ def test_claim_timeout_reaches_the_sweep_and_shard_needs_a_suite(captured, tmp_p
     assert captured[0][1]["claim_timeout_s"] == 30
     assert main(["measure", "resnet18", "--shard", "0/2", "--db", db]) == 2
     assert "add --suite" in capsys.readouterr().err
+
+
+def test_workers_make_a_cpu_pool_and_gpus_need_gpus(captured, tmp_path, capsys, monkeypatch):
+    import harness.sweep.slots as slots
+
+    db = str(tmp_path / "r.sqlite")
+    assert main(["measure", "--suite", "smoke", "--db", db, "--workers", "2"]) == 0
+    pool = captured[0][1]["slots"]
+    assert [s.name for s in pool] == ["cpu0", "cpu1"]
+    monkeypatch.setattr(slots, "cuda_device_count", lambda: 0)
+    assert main(["measure", "--suite", "smoke", "--db", db, "--gpus", "all"]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and "--workers" in err
+    assert main(["measure", "--suite", "smoke", "--db", db, "--gpus", "all", "--workers", "2"])
+    assert "give one" in capsys.readouterr().err
