@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 import fake_jobs
 import pytest
@@ -150,5 +151,6 @@ def test_sigterm_stops_every_slot_and_keeps_their_rows(tmp_path):
     with ResultStore(db, readonly=True) as store:
         assert [r.status for r in store.load()] == ["interrupted", "interrupted"]
         assert running(store.conn) == []  # the claims are dropped, so a rerun starts at once
-    for pid in (int(p.name) for p in pids.iterdir()):
-        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+    for pid in (int(p.name) for p in pids.iterdir()):  # the workers died with their slots
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "zombie" in status.read_text()
