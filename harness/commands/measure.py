@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.commands._cluster import add_cluster_options, check_cluster_options
 from harness.commands._options import (
     add_cost_options,
     add_step_options,
@@ -68,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_timeout_option(p)
     add_sweep_options(p)
+    add_cluster_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_rank(args)
     _check_launch_options(args)
     check_sweep_only(args)
+    check_cluster_options(args)
     apply_journal(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
@@ -294,6 +297,10 @@ def _run_suite(args: argparse.Namespace) -> int:
     noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
     jobs = shard_jobs(args, [job for job, _ in noted])
+    if args.executor:
+        from harness.commands._cluster import run_cluster
+
+        return run_cluster(args, jobs, notes)
     slots = pool_slots(args)
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
