@@ -90,7 +90,13 @@ def check_cluster_options(args: argparse.Namespace) -> None:
 
 def run_cluster(args: argparse.Namespace, jobs: list, notes: dict) -> int:
     """Submit, wait, merge; 0 when every task ended and every row is ok."""
-    from harness.sweep.cluster import ClusterPlan, shard_tasks, submit, wait_and_merge
+    from harness.sweep.cluster import (
+        ClusterPlan,
+        shard_tasks,
+        shards_folder,
+        submit,
+        wait_and_merge,
+    )
     from harness.sweep.store import ResultStore, default_db_path
 
     gpus = args.gpus_per_task
@@ -112,7 +118,7 @@ def run_cluster(args: argparse.Namespace, jobs: list, notes: dict) -> int:
     say(
         f"submitted {len(submitted)} {plan.executor} tasks (jobs {ids}); waiting for them. "
         f"`harness status {results}` shows their progress; if this process is stopped, "
-        f"merge later with `harness merge {results.stem}.shards/*.sqlite --into {results}`"
+        f"merge later with `harness merge {shards_folder(results)}/*.sqlite --into {results}`"
     )
     merged, failures = wait_and_merge(submitted, tasks, results, say)
     if merged is not None:
@@ -122,7 +128,7 @@ def run_cluster(args: argparse.Namespace, jobs: list, notes: dict) -> int:
     if failures or failed_rows:
         print(
             f"harness measure: error: {len(failures)} tasks failed, {failed_rows} rows not ok "
-            f"(`harness report --db {results}`; task logs in {results.stem}.shards/submitit)",
+            f"(`harness report --db {results}`; task logs in {shards_folder(results)}/submitit)",
             file=sys.stderr,
         )
         return 1
