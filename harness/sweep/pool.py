@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from harness.errors import one_line
 from harness.launch.process import Job, run_job
 from harness.pipeline.record import Measurement
 from harness.sweep.claims import BUSY, DONE, Claims
@@ -138,7 +139,8 @@ class _Pool:
         except KeyboardInterrupt:
             rec = _interrupted(job, key)
         except BaseException as exc:  # noqa: BLE001 - a slot's failure is its row's error
-            rec = Measurement.create(job.config, status="error", key=key, error=str(exc))
+            why = one_line(f"{type(exc).__name__}: {exc}")
+            rec = Measurement.create(job.config, status="error", key=key, error=why)
         self.done.put((slot, key, job, rec, time.monotonic() - t0))
 
     def finish(self, slot: Slot, key: str, job: Job, rec: Measurement, took: float) -> None:
