@@ -11,8 +11,8 @@ of those, and the worker gets `CUDA_VISIBLE_DEVICES=5`.
 CPU workers split the cores: each gets max(1, cores // N) threads through `OMP_NUM_THREADS`
 and `MKL_NUM_THREADS`, which torch's intra-op pool takes as its size
 (https://pytorch.org/docs/stable/notes/cpu_threading_torchscript_inference.html).
-`HARNESS_GPUS_IN_USE` tells every worker how many GPUs the pool occupies (a host's shared
-energy is split by it).
+`HARNESS_GPUS_IN_USE` tells every worker of a GPU pool how many GPUs the pool occupies (a
+host's shared energy is split by it); CPU workers are not given it.
 """
 
 from __future__ import annotations
@@ -114,7 +114,6 @@ def cpu_slots(workers: int, *, cores: int | None = None) -> list[Slot]:
             {
                 "OMP_NUM_THREADS": str(threads),
                 "MKL_NUM_THREADS": str(threads),
-                GPUS_IN_USE_ENV: "0",
                 SLOT_ENV: f"cpu{i}",
             },
             threads,
