@@ -7,8 +7,9 @@ thread while its worker measures. A sweep claims a configuration in one `BEGIN I
 transaction (SQLite takes the write lock at BEGIN, so two sweeps cannot both see the key free:
 https://www.sqlite.org/lang_transaction.html); it skips a key that is done or claimed by a
 live owner, and takes over a claim whose heartbeat is older than the stale timeout (its owner
-was killed, or its node went down). The claim is dropped after the record is saved, so the
-next sweep to look finds the key done rather than free.
+was killed, or its node went down), or at once when the owner ran on this host and its
+process is gone (a sweep killed with SIGKILL and started again). The claim is dropped after
+the record is saved, so the next sweep to look finds the key done rather than free.
 """
 
 from __future__ import annotations
@@ -35,6 +36,23 @@ UNCLAIMED = "unclaimed"  # the database could not take the claim; measured all t
 def new_owner() -> str:
     """`host:pid:random`: unique across the nodes and processes sharing a database."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when `owner` ran on this host and its process is gone (a sweep killed with
+    SIGKILL): its claim is taken over at once instead of after the stale timeout. An owner on
+    another host, or whose pid is alive, counts as alive until its heartbeat goes stale."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def stale_seconds(given: float | None = None) -> float:
@@ -109,7 +127,7 @@ class Claims:
             row = conn.execute("SELECT owner, heartbeat FROM claims WHERE key=?", (key,)).fetchone()
             outcome = CLAIMED
             if row is not None and row[0] != self.owner:
-                if now - float(row[1]) < self.stale_s:
+                if now - float(row[1]) < self.stale_s and not owner_is_dead(row[0]):
                     return BUSY
                 outcome = TAKEN_OVER
                 self.previous[key] = row[0]
