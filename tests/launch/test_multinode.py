@@ -37,7 +37,14 @@ def agent(model, db, port: int, env: dict) -> subprocess.Popen:
     cmd += ["--input-shape", "1,3,8,8", "--device", "cpu", "--batch", "4", "--steps", "3"]
     cmd += ["--warmup", "1", "--min-seconds", "0", "--distributed", "--backend", "gloo"]
     cmd += ["--db", str(db), "--json"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=db.parent,  # a rank started by a user's torchrun keeps its status files here
+    )
 
 
 @pytest.mark.slow  # about 20-30 s: two agents, two ranks, three timed DDP phases
@@ -59,3 +66,4 @@ def test_two_agents_through_c10d_rendezvous_give_one_record(tmp_path):
     with ResultStore(db, readonly=True) as store:
         (rec,) = store.load()
     assert rec.ok and rec.config["world_size"] == 2
+    assert {p.name for p in tmp_path.glob("rank-*.json")} == {"rank-0.json", "rank-1.json"}
