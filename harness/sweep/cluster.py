@@ -167,7 +167,13 @@ def executor(plan: ClusterPlan, folder: Path) -> Any:
         ex = submitit.LocalExecutor(folder=str(folder))
         ex.update_parameters(timeout_min=plan.time_min, gpus_per_node=plan.gpus_per_task)
         return ex
-    ex = submitit.SlurmExecutor(folder=str(folder))
+    try:
+        ex = submitit.SlurmExecutor(folder=str(folder))
+    except RuntimeError as exc:  # submitit's "Could not detect srun"
+        raise HarnessError(
+            f"--executor slurm: {one_line(str(exc))}; submit from a Slurm login node, or use "
+            "--executor local to run the shards here"
+        ) from None
     params: dict[str, Any] = {
         "time": plan.time_min,
         "ntasks_per_node": 1,

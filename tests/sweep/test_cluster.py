@@ -84,3 +84,19 @@ def test_cluster_options_that_do_not_fit_are_one_line(tmp_path, capsys):
         assert expected in err and err.count("\n") == 1, err
     with pytest.raises(ConfigurationError):
         ClusterPlan("pbs", 2).check()
+
+
+def test_the_slurm_array_asks_for_the_partition_gpus_and_time(tmp_path, monkeypatch):
+    from harness.errors import HarnessError
+    from harness.sweep.cluster import executor
+
+    plan = ClusterPlan("slurm", 4, partition="gpu", gpus_per_task=1, time_min=240)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun: not a Slurm machine
+    with pytest.raises(HarnessError, match="--executor local"):
+        executor(plan, tmp_path / "submitit")
+    fake_srun = tmp_path / "srun"  # submitit only checks that srun exists
+    fake_srun.write_text("#!/bin/sh\nexit 0\n")
+    fake_srun.chmod(0o755)
+    script = executor(plan, tmp_path / "submitit")._make_submission_file_text("cmd", "uid")
+    for line in ("--partition=gpu", "--gpus-per-task=1", "--time=240", "--ntasks-per-node=1"):
+        assert f"#SBATCH {line}" in script
