@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.commands._cluster import add_cluster_options, check_cluster_options
 from harness.commands._energy_options import (
     add_energy_options,
     energy_options,
@@ -20,6 +21,7 @@ from harness.commands._options import (
     positive_int,
     timeout_seconds,
 )
+from harness.commands._sweep_options import add_sweep_options, apply_journal, check_sweep_only
 
 NAME = "measure"
 HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars) or a suite"
@@ -78,6 +80,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also log each measurement as a run: mlflow (local ./mlruns) or wandb (offline)",
     )
     p.add_argument("--log-uri", default=None, help="with --log-to: MLflow tracking URI or W&B dir")
+    add_sweep_options(p)
+    add_cluster_options(p)
 
 
 def _log_to(args: argparse.Namespace, records) -> None:
@@ -97,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         refuse_energy_options(args, "a torchrun rank")
         return _run_rank(args)
     _check_launch_options(args)
+    check_sweep_only(args)
+    check_cluster_options(args)
+    apply_journal(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
         refuse_energy_options(args, "a torchrun launch")
@@ -311,6 +318,8 @@ def _print_notes(record) -> None:
 
 
 def _run_suite(args: argparse.Namespace) -> int:
+    from harness.commands._suite_overrides import describe, suite_overrides
+    from harness.commands._sweep_options import pool_slots, shard_jobs
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
     from harness.sweep.suite import NotedStore
@@ -326,11 +335,25 @@ def _run_suite(args: argparse.Namespace) -> int:
     suite = load_suite(suite_name)
     for note in suite.notes():
         print(note, file=sys.stderr)
-    noted = suite.noted_jobs(notify=lambda m: print(m, file=sys.stderr))
+    overrides = suite_overrides(args)
+    if overrides:
+        print(f"suite {suite.name}: the command line sets {describe(overrides)}", file=sys.stderr)
+    noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
+    jobs = shard_jobs(args, [job for job, _ in noted])
+    if args.executor:
+        from harness.commands._cluster import run_cluster
+
+        return run_cluster(args, jobs, notes)
+    slots = pool_slots(args)
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
-            [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
+            jobs,
+            store,
+            force=args.force,
+            log_dir=reports_dir() / "logs",
+            claim_timeout_s=args.claim_timeout,
+            slots=slots,
         )
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report

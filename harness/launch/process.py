@@ -59,8 +59,11 @@ def run_job(
     log_path: str | os.PathLike[str] | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_tick: Callable[[], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Measurement:
     """Run one configuration in a fresh worker process and return its record.
+
+    `env` adds to the worker's environment (a device pool pins a GPU or a thread count).
 
     Never raises for what happens inside the worker: an exception gives status "error", a
     timeout "timeout" (the worker's process group is killed), a crash "crashed". A
@@ -93,7 +96,7 @@ def run_job(
             stderr=subprocess.STDOUT,
             pass_fds=(wfd,),
             start_new_session=True,  # its own process group: the timeout kills all of it
-            env=_worker_env(),
+            env=_worker_env(env),
         )
     except OSError as exc:
         os.close(rfd)
@@ -292,8 +295,8 @@ def with_expandable_segments(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _worker_env() -> dict[str, str]:
-    env = with_expandable_segments(os.environ)
+def _worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = with_expandable_segments({**os.environ, **(extra or {})})
     env["PYTHONUNBUFFERED"] = "1"
     env["HARNESS_WORKER"] = "1"
     # The worker must import this very harness, installed or not.

@@ -36,6 +36,7 @@ from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
 from harness.pipeline.summary import noisy_text
 from harness.sweep.emissions_csv import append_beside
+from harness.sweep.journal import journal_mode
 from harness.sweep.store_file import check_path, connect
 from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
 from harness.vocab import STATUSES
@@ -150,12 +151,14 @@ class ResultStore:
         return schema, store
 
     def _initialise(self, timeout_s: float) -> None:
-        """WAL journal, tables, versions and the upgrade of an older database; safe when two
-        processes race to it (one IMMEDIATE transaction)."""
+        """WAL journal (DELETE on a network file system: `harness.sweep.journal`), tables,
+        versions and the upgrade of an older database; safe when two processes race to it
+        (one IMMEDIATE transaction)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                wanted = journal_mode(self.path)
+                mode = self.conn.execute(f"PRAGMA journal_mode={wanted}").fetchone()[0]
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
