@@ -81,6 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="force one counting method (default: meta, then fake, then real CPU tensors)",
     )
     parser.add_argument("--json", action="store_true", help="print the full record as JSON")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="count again instead of reading a stored count on real tensors (detectors)",
+    )
     add_timeout_option(parser)
 
 
@@ -117,6 +122,7 @@ def _request(args: argparse.Namespace, request_class: type) -> object:
         fvcore=args.fvcore,
         fvcore_max_params=int(args.fvcore_max_params),
         method=args.method,
+        cache=not args.no_cache,
     )
 
 
