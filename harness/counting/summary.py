@@ -15,9 +15,13 @@ def breakdown_columns(by: str) -> tuple[str, ...]:
     return (by, "GMACs", "share")
 
 
-def to_json(r: FlopCount) -> str:
-    """The full record, indented; values JSON cannot hold are written as strings."""
-    return json.dumps(r.to_dict(), indent=2, default=str)
+def to_json(r: FlopCount, *, module_tree: dict | None = None) -> str:
+    """The full record, indented; values JSON cannot hold are written as strings. With
+    `module_tree` (`ModuleNode.to_dict()`), the tree is added under that key."""
+    d = r.to_dict()
+    if module_tree is not None:
+        d["module_tree"] = module_tree
+    return json.dumps(d, indent=2, default=str)
 
 
 def summary_rows(r: FlopCount) -> list[dict[str, str]]:
