@@ -21,7 +21,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="a registered architecture, or path/to/file.py:factory")
+    parser.add_argument(
+        "name", help="a registered architecture, path/to/file.py:factory, or hf:MODEL_ID"
+    )
     parser.add_argument(
         "--batch",
         type=int,

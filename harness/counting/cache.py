@@ -47,9 +47,13 @@ def _file_digest(path: str | Path, h: Any) -> None:
         h.update(str(path).encode())
 
 
-def _callable_fingerprint(fn: Callable[..., Any], h: Any) -> None:
+def _callable_fingerprint(fn: Callable[..., Any], h: Any, seen: set[int] | None = None) -> None:
     """The file that defines `fn`, its qualified name, and simple closure values (a factory's
     `kind`), so two entries built by one factory function differ."""
+    seen = set() if seen is None else seen
+    if id(fn) in seen:
+        return
+    seen.add(id(fn))
     code = getattr(fn, "__code__", None)
     h.update(getattr(fn, "__qualname__", repr(type(fn))).encode())
     if code is None:
@@ -63,7 +67,7 @@ def _callable_fingerprint(fn: Callable[..., Any], h: Any) -> None:
         if isinstance(value, (str, int, float, bool, tuple)):
             h.update(repr(value).encode())
         elif callable(value):
-            _callable_fingerprint(value, h)
+            _callable_fingerprint(value, h, seen)
 
 
 def architecture_fingerprint(arch: Architecture) -> str:
