@@ -27,7 +27,13 @@ from harness.arch.spec import Architecture
 from harness.counting import cache as count_cache
 from harness.counting.counter import FlopCounter
 from harness.counting.fvcore_check import FvcoreRun, compare, run_fvcore
-from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
+from harness.counting.methods import (
+    CountSettings,
+    MethodFailed,
+    MethodNotTried,
+    MethodRun,
+    run_method,
+)
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
     DEFAULT_REAL_MAX_PARAMS,
@@ -110,6 +116,13 @@ def run_first_method(
     """The ladder: try each method in order; the first that works, and why earlier ones failed."""
     failures: list[MethodFailed] = []
     for method in methods:
+        if method == "fake" and failures and failures[-1].data_dependent_shape:
+            why = MethodNotTried(
+                "not tried: an output shape depends on tensor values (meta tensors failed "
+                "there), which fake tensors cannot run either"
+            )
+            failures.append(MethodFailed("fake", failures[-1].stage, failures[-1].op, why))
+            continue
         try:
             return method, run_method(arch, method, settings), failures
         except MethodFailed as exc:
