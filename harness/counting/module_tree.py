@@ -18,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from harness.arch.spec import Architecture
+from harness.console import fmt_si
 from harness.counting.record import FlopCount
 from harness.errors import ConfigurationError
 
@@ -77,12 +78,22 @@ def module_tree(
     if depth < 0:
         raise ConfigurationError(f"--depth must be at least 0, got {depth}")
 
+    def macs_of(name: str, module: nn.Module) -> int:
+        """A module that ran has its own count; a container that never runs itself (a
+        ModuleList) has the sum of its children's."""
+        if name in module_macs:
+            return int(module_macs[name])
+        return sum(
+            macs_of(f"{name}.{child_name}" if name else child_name, child)
+            for child_name, child in module.named_children()
+        )
+
     def node(name: str, module: nn.Module, level: int, macs: int) -> ModuleNode:
         kids: list[ModuleNode] = []
         if level < depth:
             for child_name, child in module.named_children():
                 path = f"{name}.{child_name}" if name else child_name
-                child_macs = int(module_macs.get(path, 0))
+                child_macs = macs_of(path, child)
                 if child_macs or _param_count(child):
                     kids.append(node(path, child, level + 1, child_macs))
         collapsed = 0 if level < depth else _descendants(module)
@@ -106,8 +117,8 @@ def tree_rows(root: ModuleNode) -> list[dict[str, str]]:
                 "module": "  " * level + label + more,
                 "type": n.kind,
                 "params": f"{n.params:,}",
-                "GMACs": f"{n.macs / 1e9:.4f}",
-                "GFLOPs": f"{n.flops / 1e9:.4f}",
+                "MACs": fmt_si(n.macs, "MAC"),
+                "FLOPs": fmt_si(n.flops, "FLOP"),
                 "share": f"{n.share:.1%}",
             }
         )
@@ -118,7 +129,7 @@ def tree_rows(root: ModuleNode) -> list[dict[str, str]]:
     return rows
 
 
-TREE_COLUMNS: tuple[str, ...] = ("module", "type", "params", "GMACs", "GFLOPs", "share")
+TREE_COLUMNS: tuple[str, ...] = ("module", "type", "params", "MACs", "FLOPs", "share")
 
 
 def record_module_tree(arch: Architecture, record: FlopCount, *, depth: int) -> ModuleNode:

@@ -95,7 +95,7 @@ def test_cli_tree_table_and_json(tmp_path, capsys):
     ref = f"{f}:build"
     assert main(["flops", ref, "--input-shape", "1,10", "--by", "module", "--depth", "1"]) == 0
     out = capsys.readouterr().out
-    assert "GFLOPs" in out and "(+1 inside)" in out and "params" in out
+    assert "FLOPs" in out and "(+1 inside)" in out and "params" in out
     args = ["flops", ref, "--input-shape", "1,10", "--by", "module", "--depth", "2", "--json"]
     assert main(args) == 0
     tree = json.loads(capsys.readouterr().out)["module_tree"]
@@ -104,3 +104,24 @@ def test_cli_tree_table_and_json(tmp_path, capsys):
     assert tree["children"][1]["children"][0]["name"] == "1.0"
     assert main(["flops", ref, "--input-shape", "1,10", "--by", "module", "--depth", "-1"]) == 2
     assert "--depth" in capsys.readouterr().err
+
+
+class _Stack(nn.Module):
+    """Layers in a ModuleList, which never runs itself (the forward loops over it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_a_container_that_never_runs_sums_its_children():
+    arch = architecture_from_module_factory(_Stack, name="stack", input_shape=(BATCH, 8))
+    record = count_flops(arch, batch_size=BATCH)
+    (layers,) = record_module_tree(arch, record, depth=1).children
+    assert layers.name == "layers" and layers.macs == 2 * BATCH * 8 * 8
+    assert layers.share == 1.0 and layers.collapsed == 2
