@@ -37,3 +37,10 @@ def reports_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     out = tmp_path / "reports"
     monkeypatch.setenv("HARNESS_REPORTS_DIR", str(out))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _count_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """`harness flops` stores counts on real tensors (harness.counting.cache): in tests, in a
+    fresh temporary folder, so no test reads another's count or writes into the checkout."""
+    monkeypatch.setenv("HARNESS_COUNT_CACHE_DIR", str(tmp_path_factory.mktemp("count_cache")))

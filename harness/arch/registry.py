@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from harness.arch.hf import is_hf_reference, load_hf_reference
 from harness.arch.loader import load_file_reference
 from harness.arch.spec import Architecture
 from harness.errors import ConfigurationError, UnknownArchitectureError
@@ -163,12 +164,14 @@ def resolve(
     seq_len: int | None = None,
     vocab: int | None = None,
 ) -> Architecture:
-    """A name, or `path/to/file.py:name`, to an Architecture.
+    """A name, `path/to/file.py:name` or `hf:MODEL_ID`, to an Architecture.
 
     `name` in a file is either an Architecture (made with `@architecture`) or a plain function
     returning an nn.Module; the latter needs `input_shape` (float input, first dimension the
     batch) or `seq_len` and `vocab` (token ids) to make its example batch.
     """
+    if is_hf_reference(spec):
+        return load_hf_reference(spec)
     if not is_file_reference(spec):
         return get(spec)
     return load_file_reference(spec, input_shape=input_shape, seq_len=seq_len, vocab=vocab)

@@ -21,7 +21,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="a registered architecture, or path/to/file.py:factory")
+    parser.add_argument(
+        "name", help="a registered architecture, path/to/file.py:factory, or hf:MODEL_ID"
+    )
     parser.add_argument(
         "--batch",
         type=int,
@@ -48,8 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--by", choices=("module", "op"), help="add a per-module or per-operator breakdown"
     )
-    parser.add_argument("--depth", type=int, default=2, help="module depth for --by module")
-    parser.add_argument("--top", type=int, default=15, help="rows of the breakdown (default 15)")
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=2,
+        help="--by module: levels of the module tree below the model (default 2); deeper "
+        "modules are rolled up into their parent",
+    )
+    parser.add_argument(
+        "--top", type=int, default=15, help="rows of the --by op breakdown (default 15)"
+    )
     parser.add_argument("--tiny", action="store_true", help="the tiny variant (CPU tests)")
     parser.add_argument(
         "--causal-half",
@@ -81,6 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="force one counting method (default: meta, then fake, then real CPU tensors)",
     )
     parser.add_argument("--json", action="store_true", help="print the full record as JSON")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="count again instead of reading a stored count on real tensors (detectors)",
+    )
     add_timeout_option(parser)
 
 
@@ -102,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         arch = resolve_request(request)  # the options against the architecture, then
         size = request.size  # a batch on the meta device: too long a sequence fails here
         check_example(arch, size, tiny=args.tiny, file_reference=is_file_reference(args.name))
-        return _count(args, request)
+        return _count(args, request, arch)
 
 
 def _request(args: argparse.Namespace, request_class: type) -> object:
@@ -121,11 +136,13 @@ def _request(args: argparse.Namespace, request_class: type) -> object:
         fvcore=args.fvcore,
         fvcore_max_params=int(args.fvcore_max_params),
         method=args.method,
+        cache=not args.no_cache,
     )
 
 
-def _count(args: argparse.Namespace, request) -> int:
+def _count(args: argparse.Namespace, request, arch) -> int:
     from harness.console import print_table
+    from harness.counting.module_tree import TREE_COLUMNS, record_module_tree, tree_rows
     from harness.counting.request import count_request
     from harness.counting.summary import (
         FVCORE_COLUMNS,
@@ -138,14 +155,18 @@ def _count(args: argparse.Namespace, request) -> int:
     )
 
     result = count_request(request)
+    tree = record_module_tree(arch, result, depth=args.depth) if args.by == "module" else None
     if args.json:
-        print(to_json(result))
+        print(to_json(result, module_tree=tree.to_dict() if tree else None))
         return 0
     print_table(summary_rows(result), list(SUMMARY_COLUMNS))
     if result.fvcore is not None:
         print()
         print_table(fvcore_family_rows(result), list(FVCORE_COLUMNS))
-    if args.by:
+    if tree is not None:
+        print()
+        print_table(tree_rows(tree), list(TREE_COLUMNS))
+    elif args.by:
         print()
         rows = breakdown_rows(result, args.by, depth=args.depth, top=args.top)
         print_table(rows, list(breakdown_columns(args.by)))

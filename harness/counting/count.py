@@ -18,14 +18,22 @@ children, and a module called several times (shared layers) adds up its calls.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 from harness.arch.registry import resolve
 from harness.arch.spec import Architecture
+from harness.counting import cache as count_cache
 from harness.counting.counter import FlopCounter
 from harness.counting.fvcore_check import FvcoreRun, compare, run_fvcore
-from harness.counting.methods import CountSettings, MethodFailed, MethodRun, run_method
+from harness.counting.methods import (
+    CountSettings,
+    MethodFailed,
+    MethodNotTried,
+    MethodRun,
+    run_method,
+)
 from harness.counting.record import (
     DEFAULT_FVCORE_MAX_PARAMS,
     DEFAULT_REAL_MAX_PARAMS,
@@ -50,12 +58,14 @@ def count_flops(
     fvcore_max_params: int | None = DEFAULT_FVCORE_MAX_PARAMS,
     methods: tuple[str, ...] = METHODS,
     real_max_params: int = DEFAULT_REAL_MAX_PARAMS,
+    cache: bool = False,
 ) -> FlopCount:
     """Count one architecture: its inference pass, and with `train` one training step.
 
     Tries `methods` in order (meta, fake, real CPU) and records the first that works. Raises
     CountingError naming the architecture and the failing operator when none does, and, with
-    `strict`, when any operator ran without a formula.
+    `strict`, when any operator ran without a formula. With `cache`, a count on real tensors
+    is stored and the same request later reads it (`harness.counting.cache`; not with fvcore).
     """
     arch = resolve(arch) if isinstance(arch, str) else arch
     _check_request(batch_size, methods)
@@ -69,13 +79,27 @@ def count_flops(
         attention_recompute=attention_recompute,
         real_max_params=real_max_params,
     )
+    key = _cache_key(arch, settings, methods) if cache and not fvcore else None
+    cached = count_cache.load(arch, key) if key else None
+    if cached is not None:
+        if strict:
+            _refuse(arch.name, cached.uncounted)
+        return cached
     method, run, failures = run_first_method(arch, methods, settings)
     if strict:
         refuse_uncounted(arch.name, run.counter)
     fv = None
     if fvcore:
         fv = run_fvcore(arch, size=size, tiny=tiny, max_params=fvcore_max_params)
-    return assemble_count(arch, settings, method, run, failures, fvcore=fv, started=started)
+    record = assemble_count(arch, settings, method, run, failures, fvcore=fv, started=started)
+    if key:
+        count_cache.store(arch, key, record)
+    return record
+
+
+def _cache_key(arch: Architecture, settings: CountSettings, methods: tuple[str, ...]) -> str:
+    request = {**dataclasses.asdict(settings), "methods": list(methods)}
+    return count_cache.cache_key(arch, request)
 
 
 def _check_request(batch_size: int, methods: tuple[str, ...]) -> None:
@@ -92,6 +116,13 @@ def run_first_method(
     """The ladder: try each method in order; the first that works, and why earlier ones failed."""
     failures: list[MethodFailed] = []
     for method in methods:
+        if method == "fake" and failures and failures[-1].data_dependent_shape:
+            why = MethodNotTried(
+                "not tried: an output shape depends on tensor values (meta tensors failed "
+                "there), which fake tensors cannot run either"
+            )
+            failures.append(MethodFailed("fake", failures[-1].stage, failures[-1].op, why))
+            continue
         try:
             return method, run_method(arch, method, settings), failures
         except MethodFailed as exc:
@@ -107,8 +138,12 @@ def run_first_method(
 
 def refuse_uncounted(name: str, counter: FlopCounter) -> None:
     """Strict mode: an operator that ran without a formula is an error."""
-    if counter.uncounted:
-        ops = ", ".join(f"{k} ({v} calls)" for k, v in counter.uncounted.most_common())
+    _refuse(name, dict(counter.uncounted.most_common()))
+
+
+def _refuse(name: str, uncounted: dict[str, int]) -> None:
+    if uncounted:
+        ops = ", ".join(f"{k} ({v} calls)" for k, v in uncounted.items())
         raise CountingError(f"{name}: operators without a FLOP formula ran: {ops}")
 
 

@@ -29,6 +29,22 @@ class MethodFailed(Exception):
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         super().__init__(f"{method}: {stage} failed{where}: {type(exc).__name__}: {msg[:200]}")
 
+    @property
+    def data_dependent_shape(self) -> bool:
+        """Meta tensors met an operator whose output shape depends on tensor values
+        (torch.nonzero, boolean-mask indexing: detectors' score thresholds). Fake tensors
+        without a shape environment refuse the same operator (DynamicOutputShapeException),
+        so only real tensors can count such a network."""
+        return self.method == "meta" and _NONZERO_ON_META in str(self.exc)
+
+
+# torch/_meta_registrations.py: the meta function of aten.nonzero raises this (torch >= 2.1)
+_NONZERO_ON_META = "data-independent implementation does not exist"
+
+
+class MethodNotTried(Exception):
+    """A method the ladder skipped because an earlier failure shows it cannot work."""
+
 
 @dataclass(frozen=True)
 class CountSettings:

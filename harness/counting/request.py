@@ -30,6 +30,7 @@ class FlopsRequest:
     fvcore: bool = False
     fvcore_max_params: int = 200_000_000
     method: str | None = None  # one method only; None: the whole ladder
+    cache: bool = False  # reuse a stored count on real tensors (harness.counting.cache)
 
     @property
     def size(self) -> int | None:
@@ -93,4 +94,5 @@ def count_request(req: FlopsRequest) -> FlopCount:
         fvcore=req.fvcore,
         fvcore_max_params=req.fvcore_max_params,
         methods=(req.method,) if req.method else METHODS,
+        cache=req.cache,
     )

@@ -14,9 +14,13 @@ def breakdown_columns(by: str) -> tuple[str, ...]:
     return (by, "GMACs", "share")
 
 
-def to_json(r: FlopCount) -> str:
-    """The full record as strict JSON (null where a figure is NaN or infinite)."""
-    return strict_json(r.to_dict(), indent=2)
+def to_json(r: FlopCount, *, module_tree: dict | None = None) -> str:
+    """The full record as strict JSON (null where a figure is NaN or infinite). With
+    `module_tree` (`ModuleNode.to_dict()`), the tree is added under that key."""
+    d = r.to_dict()
+    if module_tree is not None:
+        d["module_tree"] = module_tree
+    return strict_json(d, indent=2)
 
 
 def summary_rows(r: FlopCount) -> list[dict[str, str]]:

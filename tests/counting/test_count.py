@@ -351,3 +351,29 @@ def test_causal_half_is_reported_only_when_applied(causal_flag):
         assert any("--causal-half had nothing to apply to" in n for n in r.notes)
     plain = count_flops(arch_of(_Mlp, (1, 10)), causal_half=True)
     assert plain.causal == "full" and any("nothing to apply" in n for n in plain.notes)
+
+
+class _MaskNet(nn.Module):
+    """A boolean-mask selection (nonzero inside): an output shape that depends on values."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y[y > 0].sum() + y.sum()
+
+
+def test_data_dependent_shape_skips_fake_tensors_and_counts_the_same():
+    arch = arch_of(_MaskNet, (2, 6))
+    r = count_flops(arch, batch_size=2, train=True)
+    assert r.method == "real" and r.forward_macs == 2 * 18
+    assert r.fallbacks[0].startswith("meta") and "nonzero" in r.fallbacks[0]
+    assert r.fallbacks[1].startswith("fake") and "MethodNotTried: not tried" in r.fallbacks[1]
+    direct = count_flops(arch, batch_size=2, train=True, methods=("real",))
+    assert (r.forward_macs, r.train_step_flops, r.other_flops) == (
+        direct.forward_macs,
+        direct.train_step_flops,
+        direct.other_flops,
+    )
