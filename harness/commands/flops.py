@@ -101,7 +101,28 @@ def run(args: argparse.Namespace) -> int:
         return _count(args, request)
 
 
+def _per_token(name: str, result):
+    """A decoder language model's per-token training FLOPs beside 6N and 6N + 12LHQT."""
+    from harness.arch.decoders import decoder_facts
+    from harness.counting.per_token import per_token_training
+
+    facts = decoder_facts(name)
+    return per_token_training(result, facts) if facts is not None and result.train else None
+
+
+def _json_with(result, per_token) -> str:
+    import json
+
+    d = result.to_dict()
+    d["per_token_training"] = per_token.to_dict()
+    return json.dumps(d, indent=2, default=str)
+
+
 def _request(args: argparse.Namespace, request_class: type) -> object:
+    from harness.arch.decoders import decoder_facts
+
+    if not args.train and decoder_facts(args.name) is not None:
+        args.train = True  # a decoder's per-token section is a training count
     return request_class(
         name=args.name,
         batch=args.batch,
@@ -134,10 +155,16 @@ def _count(args: argparse.Namespace, request) -> int:
     )
 
     result = count_request(request)
+    per_token = _per_token(args.name, result)
     if args.json:
-        print(to_json(result))
+        print(to_json(result) if per_token is None else _json_with(result, per_token))
         return 0
     print_table(summary_rows(result), list(SUMMARY_COLUMNS))
+    if per_token is not None:
+        from harness.counting.per_token import PER_TOKEN_COLUMNS, per_token_rows
+
+        print()
+        print_table(per_token_rows(per_token), list(PER_TOKEN_COLUMNS))
     if result.fvcore is not None:
         print()
         print_table(fvcore_family_rows(result), list(FVCORE_COLUMNS))
