@@ -126,7 +126,11 @@ def compute_figures(
         ),
         hours,
         AuditFigure(
-            f"dense peak per device ({run.precision})", peak, "FLOP/s", "published", peak_source
+            f"dense peak per device ({run.precision})",
+            peak,
+            "FLOP/s",
+            "published",
+            peak_source or "no datasheet peak looked up",
         ),
         AuditFigure(
             "hardware capacity", capacity, "FLOP", "derived", "device-hours x 3600 x dense peak"
