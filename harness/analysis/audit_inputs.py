@@ -50,9 +50,11 @@ def grid_of(run: PublishedRun) -> GridIntensity | None:
 
 def measured_step(zoo_name: str | None, db: Path | None) -> MeasuredStep | None:
     """The newest ok measurement of the model in the results store, as a step."""
-    if not zoo_name or db is None or not Path(db).exists():
+    from harness.sweep.store import ResultStore, default_db_path
+
+    db = Path(db) if db is not None else default_db_path()
+    if not zoo_name or not db.exists():
         return None
-    from harness.sweep.store import ResultStore
 
     try:
         with ResultStore(db, readonly=True) as store:
