@@ -168,7 +168,7 @@ def decoder(
             family=kind,
             description=description,
             tags=frozenset({"decoder", "moe"} if moe else {"decoder"}),
-            source=__name__,
+            source="models.lm",  # where the decoders are listed
         )
     )
     register_decoder(

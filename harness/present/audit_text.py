@@ -31,7 +31,7 @@ def format_value(f: AuditFigure) -> str:
     if f.unit == "FLOP/s":
         return fmt_si(f.value, f.unit)
     if f.unit == "tokens":
-        return fmt_si(f.value, "tokens")
+        return f"{f.value:.3g} tokens"
     return f"{f.value:,.4g} {f.unit}"
 
 

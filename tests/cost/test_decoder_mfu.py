@@ -27,3 +27,23 @@ def test_other_architectures_and_missing_peaks_add_nothing():
     counts = count_flops("gpt2_small", tiny=True, train=True)
     out = decoder_mfu(counts, 0.1, None)
     assert out["mfu_counted"] is None and out["palm_step_flops"] > 0
+
+
+def test_the_record_and_the_measure_rows_carry_both_mfus():
+    from harness.pipeline.config import MeasurementConfig
+    from harness.pipeline.measure import timing_section
+    from harness.pipeline.record import Measurement
+    from harness.pipeline.summary import figure_rows
+
+    counts = count_flops("llama2_7b", tiny=True, train=True)
+    peak = {"datasheet_flop_per_s": 1e9, "measured_flop_per_s": None}
+    section = timing_section({"median_s": 0.01}, counts, peak)
+    util = section["utilisation"]
+    expected = decoder_mfu(counts, 0.01, 1e9)
+    assert util["mfu_counted"] == pytest.approx(expected["mfu_counted"])
+    assert util["mfu_palm"] == pytest.approx(expected["mfu_palm"])
+    config = MeasurementConfig("llama2_7b", batch_size=1, tiny=True)
+    record = Measurement.create(config, status="ok", timing=section)
+    rows = {r["figure"]: r["value"] for r in figure_rows(record)}
+    assert rows["MFU (counted fwd + bwd)"] == pytest.approx(100 * util["mfu_counted"])
+    assert rows["MFU (PaLM)"] == pytest.approx(100 * util["mfu_palm"])
