@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add the QK^T recomputation of fused attention backward kernels",
     )
+    parser.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="transformers models: count the backward with each block's forward recomputed",
+    )
     parser.add_argument("--strict", action="store_true", help="fail on operators without a formula")
     parser.add_argument(
         "--fvcore",
@@ -138,6 +143,7 @@ def _request(args: argparse.Namespace, request_class: type) -> object:
         fvcore=args.fvcore,
         fvcore_max_params=int(args.fvcore_max_params),
         method=args.method,
+        activation_checkpointing=args.activation_checkpointing,
     )
 
 

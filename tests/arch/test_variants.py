@@ -61,3 +61,33 @@ def test_layers_that_fit_is_a_memory_budget():
     # -> (64e9 - 32e9) / 16e9 = 2 layers
     assert layers_that_fit(1_000_000_000, 2_000_000_000, 80e9) == 2
     assert layers_that_fit(1_000_000_000, 5_000_000_000, 80e9) == 0
+
+
+def test_flops_command_counts_the_recompute(capsys):
+    import json
+
+    from harness.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["flops", "llama2_7b", "--tiny", "--json", "--method", "fake"]) == 0
+        plain = json.loads(capsys.readouterr().out)
+        assert (
+            main(
+                [
+                    "flops",
+                    "llama2_7b",
+                    "--tiny",
+                    "--json",
+                    "--method",
+                    "fake",
+                    "--activation-checkpointing",
+                ]
+            )
+            == 0
+        )
+        checkpointed = json.loads(capsys.readouterr().out)
+    assert checkpointed["forward_flops"] == plain["forward_flops"]
+    assert checkpointed["backward_flops"] > plain["backward_flops"]
+    # the per-token section shows the extra work against the unchanged formulas
+    assert checkpointed["per_token_training"]["vs_palm"] > plain["per_token_training"]["vs_palm"]
