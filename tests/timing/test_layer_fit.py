@@ -70,3 +70,21 @@ def test_time_command_labels_the_truncated_timing(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["scaled_from_layers"] == "1 of 2"
     assert doc["scaled_median_s"] == pytest.approx(2 * doc["timing"]["median_s"])
+
+
+def test_auto_truncation_asks_the_gpu_for_free_memory(monkeypatch):
+    """`--truncate-layers auto` on CUDA: free memory from torch.cuda.mem_get_info (faked here),
+    layers from the memory estimate; on a CPU device, no truncation."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from harness.commands.time import _layers_that_fit
+
+    arch4 = _four_layer_tiny_llama()
+    one, other, _ = layer_params(arch4, tiny=True)
+    free = (other + 3 * one) * 16 / 0.8 + 1  # room for three of four layers
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
+    assert _layers_that_fit(arch4, SimpleNamespace(device="cuda:0", tiny=True)) == 3
+    assert _layers_that_fit(arch4, SimpleNamespace(device="cpu", tiny=True)) is None
