@@ -19,6 +19,12 @@ from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
 
 HERE = Path(__file__).resolve()
+FAKE_GPU_ENV = "FAKE_GPU_NAME"
+
+if os.environ.get(FAKE_GPU_ENV):  # a fake GPU's name, so a cuda key needs no torch import
+    from harness.hardware import nvml as _nvml
+
+    _nvml.gpu_names = lambda: [os.environ[FAKE_GPU_ENV]]
 
 
 def target(name: str) -> str:
@@ -50,6 +56,28 @@ def succeed(config: MeasurementConfig, phase=None) -> Measurement:
         energy={"total_energy_j": None, "provenance": "unavailable", "by_device": {"0": 1.5}},
         burden={"hardware_burden_flop": 2.0e12 * config.batch_size},
     )
+
+
+def quick(config: MeasurementConfig, phase=None) -> Measurement:
+    """`succeed` without the wait: for sweeps that only need rows."""
+    return succeed(config.replace(min_seconds=0.0), phase)
+
+
+def record_env(config: MeasurementConfig, phase=None) -> Measurement:
+    """Appends this worker's pool environment and its start and end times to the file
+    $FAKE_ENV_LOG names, one JSON line per worker, then behaves like `succeed`."""
+    import json
+
+    start = time.time()
+    rec = succeed(config, phase)
+    seen = {k: os.environ.get(k) for k in POOL_ENV}
+    line = {"key": config.key(), "start": start, "end": time.time(), "pid": os.getpid(), **seen}
+    with open(os.environ["FAKE_ENV_LOG"], "a") as f:
+        f.write(json.dumps(line) + "\n")
+    return rec
+
+
+POOL_ENV = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "HARNESS_GPUS_IN_USE", "HARNESS_POOL_SLOT")
 
 
 def raise_error(config: MeasurementConfig, phase=None) -> Measurement:
@@ -138,12 +166,20 @@ def sweep_configs(n: int, seconds: float) -> list[MeasurementConfig]:
 
 
 def main(argv: list[str]) -> int:
-    """`python fake_jobs.py DB N SECONDS`: a sweep of N fake measurements into DB."""
+    """`python fake_jobs.py DB N SECONDS [WORKERS]`: a sweep of N fake measurements into DB
+    (across a pool of WORKERS CPU slots where given)."""
     from harness.sweep.loop import run_sweep
+    from harness.sweep.slots import cpu_slots
 
     db, n, seconds = argv[0], int(argv[1]), float(argv[2])
+    slots = cpu_slots(int(argv[3])) if len(argv) > 3 else None
     result = run_sweep(
-        sweep_configs(n, seconds), db, target=target("succeed"), timeout_s=30, progress=False
+        sweep_configs(n, seconds),
+        db,
+        target=target("succeed"),
+        timeout_s=60,
+        progress=False,
+        slots=slots,
     )
     print(result.summary(), flush=True)
     return 0 if not result.failed else 1

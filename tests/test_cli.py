@@ -163,7 +163,9 @@ def test_compare_a_file_outside_the_repository(tmp_path):
     ]
     proc = _cli(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "harness.measurement/1" and doc["command"] == "compare"
+    out = {**doc["summary"], "new": doc["records"][0], "zoo": doc["records"][1:]}
     assert out["new"]["status"] == "ok" and out["zoo"][0]["config"]["architecture"] == "resnet18"
     # the custom network borrowed resnet18's recipe and the claimed metric, and says so
     assert out["new"]["architecture"]["reference_value"] == 60

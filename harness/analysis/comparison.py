@@ -105,7 +105,7 @@ def compare(
             f"measuring {len(configs)} zoo entries (cached rows are reused): {', '.join(zoo_names)}"
         )
         run_sweep(configs, store, force=force, echo=echo)
-        zoo = tuple(r for r in (store.get(c.key()) for c in configs) if r is not None)
+        zoo = tuple(r for r in (store.get_for(c) for c in configs) if r is not None)
         echo(f"measuring {new_config.label()} ...")
         new = measure(new_config, lambda p: echo(f"  {p}"), architecture=new_arch)
         store.put(new, overwrite=True)

@@ -1,21 +1,21 @@
 """Carbon intensity of the electricity grid, by country or as a number.
 
-Countries come from the table codecarbon ships (data/private_infra/global_energy_mix.json:
-each country's generation mix and its carbon intensity in gCO2e/kWh, with the data year), read
-directly so codecarbon's tracker is not started just to look a number up. An unknown code is a
-one-line error, because codecarbon itself silently falls back to a world average.
+Countries come from `harness/data/grid_carbon_intensity.csv`, a cited copy of CodeCarbon's
+country table (MIT License; built from Our World in Data's energy dataset, CC BY 4.0, which
+compiles Ember and the Energy Institute; see `grid_carbon_intensity.md` beside it). The copy
+ships with the harness, so no CodeCarbon release can move or change it, and CodeCarbon need
+not be installed to convert energy to carbon. An unknown code is a one-line error, because
+CodeCarbon itself silently falls back to a world average.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
-import importlib.util
-import json
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
+from harness.data import DATA_DIR
 from harness.errors import ConfigurationError
 from harness.vocab import LBS_PER_KG
 
@@ -46,29 +46,40 @@ class GridIntensity:
         }
 
 
+GRID_TABLE = DATA_DIR / "grid_carbon_intensity.csv"
+GRID_TABLE_SOURCE = (
+    "CodeCarbon 3.3.2 global_energy_mix.json (github.com/mlco2/codecarbon, MIT), "
+    "from Our World in Data energy-data (Ember, Energy Institute; CC BY 4.0)"
+)
+
+
 @functools.lru_cache(maxsize=1)
 def _energy_mix() -> dict[str, dict[str, Any]]:
-    spec = importlib.util.find_spec("codecarbon")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigurationError(
-            "codecarbon is not installed, so there is no country carbon table; "
-            "install codecarbon or give the carbon intensity as a number (kg CO2e/kWh)"
-        )
-    path = (
-        Path(next(iter(spec.submodule_search_locations)))
-        / "data/private_infra/global_energy_mix.json"
-    )
-    with open(path) as f:
-        return json.load(f)
+    """iso_code -> {country_name, year, carbon_intensity (g/kWh)} from the shipped copy."""
+    with open(GRID_TABLE, newline="", encoding="utf-8") as f:
+        return {
+            row["iso_code"]: {
+                "country_name": row["country_name"],
+                "year": int(row["year"]) if row["year"] else None,
+                "carbon_intensity": float(row["g_co2_per_kwh"]),
+            }
+            for row in csv.DictReader(f)
+        }
+
+
+def country_name(code: str | None) -> str | None:
+    """The country an ISO 3166-1 alpha-3 code names in the shipped table, else None."""
+    row = _energy_mix().get(str(code or "").upper())
+    return row["country_name"] if row else None
 
 
 def known_countries() -> list[str]:
-    """ISO 3166-1 alpha-3 codes in codecarbon's table."""
+    """ISO 3166-1 alpha-3 codes in the shipped table."""
     return sorted(_energy_mix())
 
 
 def grid_intensity(country: str | float | GridIntensity = "USA") -> GridIntensity:
-    """A country's grid intensity from codecarbon's table, or a number taken as kg CO2e/kWh."""
+    """A country's grid intensity from the shipped table, or a number taken as kg CO2e/kWh."""
     if isinstance(country, GridIntensity):
         return country
     if isinstance(country, (int, float)):
@@ -94,19 +105,15 @@ def grid_intensity(country: str | float | GridIntensity = "USA") -> GridIntensit
                 hint = f"; did you mean {', '.join(names[:3])}?"
         raise ConfigurationError(
             f"unknown country code {country!r} for grid carbon intensity{hint} "
-            f"(ISO 3166-1 alpha-3, one of {len(table)} in codecarbon's table), "
+            f"(ISO 3166-1 alpha-3, one of {len(table)} in the shipped table), "
             "or give the intensity as a number in kg CO2e/kWh"
         )
-    try:
-        version = metadata.version("codecarbon")
-    except metadata.PackageNotFoundError:
-        version = "?"
     return GridIntensity(
         kg_co2_per_kwh=float(row["carbon_intensity"]) / 1e3,
         region=code,
         source=(
             f"{row.get('country_name', code)} {row.get('year', '')} grid mix, "
-            f"{row['carbon_intensity']:g} gCO2e/kWh (codecarbon {version}, global_energy_mix.json)"
+            f"{row['carbon_intensity']:g} gCO2e/kWh ({GRID_TABLE_SOURCE})"
         ),
         year=row.get("year"),
     )

@@ -45,7 +45,7 @@ def _temperature(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"a temperature in C or 'none', got {text!r}") from None
 
 
-def energy_options(args: argparse.Namespace) -> dict[str, Any]:
+def energy_options(args: argparse.Namespace, device_kind: str = "cuda") -> dict[str, Any]:
     """`MeasureOptions` fields from the options, checked now (one line) rather than mid-run."""
     from harness.energy.cooldown import CooldownSettings
     from harness.energy.host_share import check_host_share
@@ -62,6 +62,11 @@ def energy_options(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.host_share is not None:
         check_host_share(args.host_share)
+        if device_kind != "cuda":
+            raise ConfigurationError(
+                "--host-share divides the host's energy beside a GPU; a CPU run measures the "
+                "host itself: drop --host-share or use --device cuda"
+            )
         out["host_share"] = args.host_share
     return out
 

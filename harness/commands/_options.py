@@ -38,7 +38,7 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
         help="input resolution (vision) or sequence length (NLP); default: the architecture's",
     )
     p.add_argument("--tiny", action="store_true", help="the architecture's tiny variant")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="default fp32")
     p.add_argument(
         "--compile",
         nargs="?",
@@ -52,7 +52,7 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="minimum timed steps")
     p.add_argument("--min-seconds", type=float, default=None, help="minimum timed seconds")
     p.add_argument("--warmup", type=int, default=None, help="minimum warm-up steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default 0")
     add_architecture_input(p)
 
 
@@ -67,6 +67,15 @@ def add_cost_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=2.0,
         help="dollars per device-hour (default 2.0)",
+    )
+    from harness.cost.routes import DEFAULT_USD_PER_CPU_HOUR
+
+    p.add_argument(
+        "--cpu-hour-price",
+        type=float,
+        default=DEFAULT_USD_PER_CPU_HOUR,
+        help="dollars per CPU-hour for a CPU measurement (default "
+        f"{DEFAULT_USD_PER_CPU_HOUR:g}, AWS EC2 on-demand c7i.4xlarge; negative: not priced)",
     )
 
 
@@ -136,7 +145,7 @@ def measurement_config(args: argparse.Namespace, architecture: str, **overrides)
         tiny=args.tiny,
         size=args.size,
         device=device,
-        precision=args.precision,
+        precision=args.precision or "fp32",
         channels_last=args.channels_last,
         compile_mode=args.compile,
         warmup_steps=int(d["warmup_steps"] if args.warmup is None else args.warmup),
@@ -145,9 +154,18 @@ def measurement_config(args: argparse.Namespace, architecture: str, **overrides)
         country=getattr(args, "country", None),
         pue=getattr(args, "pue", 1.0),
         price_per_gpu_hour=getattr(args, "price_per_gpu_hour", 2.0),
-        seed=args.seed,
+        price_per_cpu_hour=_cpu_price(args),
+        seed=args.seed or 0,
         input_shape=parse_shape(args.input_shape),
         vocab=args.vocab,
     )
     fields.update(overrides)
     return MeasurementConfig(**fields)
+
+
+def _cpu_price(args: argparse.Namespace) -> float | None:
+    """`--cpu-hour-price`; a negative price means a CPU run is not priced by the hour."""
+    from harness.cost.routes import DEFAULT_USD_PER_CPU_HOUR
+
+    price = getattr(args, "cpu_hour_price", DEFAULT_USD_PER_CPU_HOUR)
+    return None if price is not None and price < 0 else price

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -105,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         first_notes=first_notes,
     )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        doc = result.to_dict()
+        records = [doc.pop("new"), *doc.pop("zoo")]  # the new architecture first, then the zoo
+        print(to_json(measurement_document("compare", records, doc)))
     else:
         print_comparison(result)
     return 0 if result.new.ok else 1

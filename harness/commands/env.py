@@ -7,10 +7,11 @@ datasheet peaks, and which energy sources this machine can read. Cheap: no bench
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from importlib import metadata
 from typing import Any
+
+from harness.console import to_json
 
 NAME = "env"
 HELP = "print the environment a bug report needs: versions, CPU, GPUs, peaks, energy sources"
@@ -56,7 +57,9 @@ def _energy_sources() -> dict[str, str]:
     else:
         out["rapl"] = "available"
     out["codecarbon"] = (
-        f"installed ({_version('codecarbon')})" if _version("codecarbon") else "not installed"
+        f"installed ({_version('codecarbon')})"
+        if _version("codecarbon")
+        else "not installed (pip install 'dl-cost-harness[codecarbon]')"
     )
     return out
 
@@ -106,18 +109,17 @@ def collect() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.console import fmt_si
+    from harness.console import fmt_si, format_pairs
 
     env = collect()
     if args.json:
-        print(json.dumps(env, indent=1, default=str))
+        print(to_json(env))
         return 0
 
     def section(title: str, items: dict[str, Any]) -> None:
         print(title)
-        width = max((len(k) for k in items), default=0)
-        for k, v in items.items():
-            print(f"  {k.ljust(width)}  {'-' if v is None else v}")
+        if items:
+            print(format_pairs(items, indent="  "))
 
     section(
         "harness",

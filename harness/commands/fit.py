@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from harness.console import to_json
 from harness.errors import HarnessError
 from harness.vocab import BENCHMARKS
 
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     report = fit_report(request)
     plots = write_fit_plots(report, args.plot) if args.plot else []
     if args.json:
-        print(json.dumps(report.to_json(plots), indent=2))
+        print(to_json(report.to_json(plots)))
     else:
         print(fit_report_text(report, plots))
     return 0
@@ -191,7 +191,7 @@ def _paper_table(args: argparse.Namespace) -> int:
     benchmarks = (args.benchmark,) if args.benchmark else BENCHMARKS
     rows, skipped = paper_table(published, benchmarks, args.exclude_flagged)
     if args.json:
-        print(json.dumps(paper_table_json(rows, skipped, args.squad_metric), indent=2))
+        print(to_json(paper_table_json(rows, skipped, args.squad_metric)))
     else:
         print(paper_table_text(rows, skipped, args.squad_metric))
     return 0

@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
     seconds = timeout_seconds(args)
     check_vocab(args.vocab)
+    if args.fvcore:
+        from harness.counting.fvcore_check import require_fvcore
+
+        require_fvcore()
     what = f"harness flops: error: timed out after {seconds:g} s (--timeout): counting {args.name}"
     with time_limit(seconds, what):
         request = _request(args, FlopsRequest)

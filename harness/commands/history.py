@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
             "status": a.status + (" (current)" if a.current else ""),
             "key": a.key,
             "step": "" if a.step_s is None else f"{a.step_s * 1e3:.3g} ms",
+            "spread (IQR)": a.spread,
             "error": a.error or "",
         }
         for a in attempts
     ]
-    print_table(rows, columns=["time", "status", "key", "step", "error"])
+    print_table(rows, columns=["time", "status", "key", "step", "spread (IQR)", "error"])
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from harness.console import format_pairs, to_json
 
 NAME = "info"
 HELP = "show one architecture's spec: recipe, reference metric, published figures, citations"
@@ -20,11 +21,7 @@ def run(args: argparse.Namespace) -> int:
     arch = resolve(args.name)
     info = arch.summary()
     if args.json:
-        print(json.dumps(info, indent=1))
+        print(to_json(info))
         return 0
-    width = max(len(k) for k in info)
-    for k, v in info.items():
-        if v in (None, "", []):
-            continue
-        print(f"{k.ljust(width)}  {v}")
+    print(format_pairs({k: v for k, v in info.items() if v not in (None, "", [])}))
     return 0

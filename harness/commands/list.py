@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from harness.console import to_json
 
 NAME = "list"
 HELP = "list registered architectures (nothing is built)"
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         args.pattern, domain=args.domain, task=args.task, benchmark=args.benchmark, tag=args.tag
     )
     if args.json:
-        print(json.dumps([a.summary() for a in archs], indent=1))
+        print(to_json([a.summary() for a in archs]))
         return 0
     rows = [
         {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from harness.commands._cluster import add_cluster_options, check_cluster_options
 from harness.commands._energy_options import (
     add_energy_options,
     energy_options,
@@ -21,6 +21,7 @@ from harness.commands._options import (
     positive_int,
     timeout_seconds,
 )
+from harness.commands._sweep_options import add_sweep_options, apply_journal, check_sweep_only
 
 NAME = "measure"
 HELP = "measure an architecture (FLOPs, step time, energy, burden, CO2, dollars) or a suite"
@@ -72,6 +73,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a torchrun launch is killed (default: --timeout)",
     )
     add_timeout_option(p)
+    p.add_argument(
+        "--log-to",
+        choices=["mlflow", "wandb"],
+        default=None,
+        help="also log each measurement as a run: mlflow (local ./mlruns) or wandb (offline)",
+    )
+    p.add_argument("--log-uri", default=None, help="with --log-to: MLflow tracking URI or W&B dir")
+    add_sweep_options(p)
+    add_cluster_options(p)
+
+
+def _log_to(args: argparse.Namespace, records) -> None:
+    """`--log-to`: each record as an MLflow or W&B run (a line on stderr says where)."""
+    if getattr(args, "log_to", None):
+        from harness.present.experiment_log import log_records
+
+        print(log_records(args.log_to, records, args.log_uri), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         refuse_energy_options(args, "a torchrun rank")
         return _run_rank(args)
     _check_launch_options(args)
+    check_sweep_only(args)
+    check_cluster_options(args)
+    apply_journal(args)
     check_country(args.country)
     if args.nproc_per_node is not None:
         refuse_energy_options(args, "a torchrun launch")
@@ -138,7 +159,7 @@ def _run_one(args: argparse.Namespace) -> int:
     from harness.pipeline.measure import MeasureOptions, measure
 
     config = measurement_config(args, args.name)
-    options = MeasureOptions(progress=True, **energy_options(args))
+    options = MeasureOptions(progress=True, **energy_options(args, config.device_kind))
     store = _open_store(args)  # an unusable --db is refused before anything is measured
     try:
         print(f"measuring {config.label()} ...", file=sys.stderr)
@@ -241,8 +262,11 @@ def _finish(record, args: argparse.Namespace, *, distributed: bool = False, stor
     from harness.pipeline.summary import distributed_rows, figure_rows
 
     where, saved = _save(record, args, store) if not args.no_store else (None, True)
+    _log_to(args, [record])
     if args.json:
-        print(json.dumps(record.to_dict(), indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("measure", [record.to_dict()])))
     else:
         d = record.timing.get("distributed") or {}
         if d:
@@ -268,6 +292,8 @@ def _print_notes(record) -> None:
         print(line)
     if b.get("projection_basis"):
         print(f"projection: {b['projection_basis']}")
+    if b.get("cost_routes_note"):
+        print(f"costs:      {b['cost_routes_note']}")
     if b.get("peak_source"):
         print(f"peak:       {b['peak_source']}")
     prov = b.get("energy_provenance")
@@ -285,9 +311,15 @@ def _print_notes(record) -> None:
 
     for line in energy_note_lines(e or {}, b or {}):
         print(line)
+    from harness.pipeline.summary import utilisation_notes
+
+    for n in utilisation_notes(record):
+        print(f"note:       {n}")
 
 
 def _run_suite(args: argparse.Namespace) -> int:
+    from harness.commands._suite_overrides import describe, suite_overrides
+    from harness.commands._sweep_options import pool_slots, shard_jobs
     from harness.paths import reports_dir
     from harness.sweep.loop import run_sweep
     from harness.sweep.suite import NotedStore
@@ -295,23 +327,41 @@ def _run_suite(args: argparse.Namespace) -> int:
 
     suite_name = args.suite
     if args.default_suite:
+        from harness.hardware.driver_check import require_usable_gpus
+
+        require_usable_gpus()  # GPUs torch cannot use: stop, never measure the CPU suite there
         suite_name, why = default_suite()
         print(f"default suite: {suite_name} ({why})", file=sys.stderr)
     suite = load_suite(suite_name)
     for note in suite.notes():
         print(note, file=sys.stderr)
-    noted = suite.noted_jobs(notify=lambda m: print(m, file=sys.stderr))
+    overrides = suite_overrides(args)
+    if overrides:
+        print(f"suite {suite.name}: the command line sets {describe(overrides)}", file=sys.stderr)
+    noted = suite.noted_jobs(overrides=overrides, notify=lambda m: print(m, file=sys.stderr))
     notes = {job.config.key(): note for job, note in noted if note}
+    jobs = shard_jobs(args, [job for job, _ in noted])
+    if args.executor:
+        from harness.commands._cluster import run_cluster
+
+        return run_cluster(args, jobs, notes)
+    slots = pool_slots(args)
     with NotedStore(args.db, notes) as store:
         result = run_sweep(
-            [job for job, _ in noted], store, force=args.force, log_dir=reports_dir() / "logs"
+            jobs,
+            store,
+            force=args.force,
+            log_dir=reports_dir() / "logs",
+            claim_timeout_s=args.claim_timeout,
+            slots=slots,
         )
-    print(result.summary())
     if args.default_suite and not args.no_report and not result.interrupted:
         from harness.present.report import write_report
 
         paths = write_report(db=args.db)
         print(f"report: {paths.html}")
+    _log_to(args, result.records)
+    print(result.summary())  # the last line: how many ran, failed and were skipped
     return _sweep_status(result)
 
 

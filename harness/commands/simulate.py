@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from harness.console import to_json
 from harness.errors import ConfigurationError
 
 NAME = "simulate"
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         plots = plot_simulation(result, str(out / f"simulation_{config.penalty}"))
     if args.json:
-        print(json.dumps(simulation_json(result, plots), indent=2, default=str))
+        print(to_json(simulation_json(result, plots)))
     else:
         print(simulation_text(result, plots))
     return 0

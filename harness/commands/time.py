@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from harness.commands._options import (
@@ -26,6 +25,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (no MFU)")
     p.add_argument("--no-peak", action="store_true", help="skip the matmul peak microbenchmark")
+    p.add_argument(
+        "--peak-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds each matmul size of the peak is sustained (default 1, or "
+        "HARNESS_PEAK_SECONDS)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--activation-checkpointing",
@@ -42,10 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.commands._preflight import preflight
+    from harness.hardware.matmul_peak import sustain_seconds
     from harness.watchdog import time_limit
 
     seconds = timeout_seconds(args)
     config = measurement_config(args, args.name)  # a missing device fails before anything
+    if not args.no_peak:
+        sustain_seconds(args.peak_seconds)  # a bad --peak-seconds fails before anything too
     what = f"harness time: error: timed out after {seconds:g} s (--timeout): {config.label()}"
     with time_limit(seconds, what):
         preflight(config)
@@ -65,6 +75,7 @@ def _time(args: argparse.Namespace, config) -> int:
         count_optional=True,
         energy=False,
         matmul_peak=not args.no_peak,
+        peak_seconds=args.peak_seconds,
         cost=False,
         threads=args.threads,
         cudnn_benchmark=False if args.no_cudnn_benchmark else None,
@@ -85,7 +96,9 @@ def _time(args: argparse.Namespace, config) -> int:
 
         doc.update(scaled_timing(doc["timing"], truncation))
     if args.json:
-        print(json.dumps(doc, indent=1, default=str))
+        from harness.console import measurement_document, to_json
+
+        print(to_json(measurement_document("time", [record.to_dict()], doc)))
         return 0
     print_table(timing_rows(doc), columns=["figure", "value"])
     print(f"\ndatasheet: {doc['datasheet_peak_source']}")

@@ -17,21 +17,35 @@ Carbon and dollars come two ways, always labelled and never mixed:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.catalog.grid import GridIntensity, grid_intensity
-from harness.cost.conversions import PaperConversion, joules_to_kwh
+from harness.catalog.grid import GridIntensity
+from harness.cost.conversions import joules_to_kwh
 from harness.cost.published import SECONDS_PER_HOUR
-from harness.cost.utilisation import mfu as mfu_of
+from harness.cost.routes import (
+    DEFAULT_USD_PER_CPU_HOUR,
+    DEFAULT_USD_PER_DEVICE_HOUR,
+    CostSettings,
+    cost_routes,
+)
+from harness.cost.utilisation import bounded_mfu
 from harness.energy.measurement import EnergyMeasurement, weakest
 from harness.errors import ConfigurationError
-from harness.vocab import LBS_PER_KG, UNAVAILABLE
+from harness.vocab import UNAVAILABLE
 
 if TYPE_CHECKING:
     from harness.arch.spec import TrainingRecipe
 
-DEFAULT_USD_PER_DEVICE_HOUR = 2.0
+__all__ = [
+    "DEFAULT_USD_PER_CPU_HOUR",
+    "DEFAULT_USD_PER_DEVICE_HOUR",
+    "Burden",
+    "CostSettings",
+    "MeasuredStep",
+    "PeakUsed",
+    "compute_burden",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class MeasuredStep:
     processors: int = 1
     train_step_flops: float | None = None
     window_steps: int | None = None
+    device_kind: str = ""  # "cpu" is priced per CPU-hour, anything else per GPU-hour
 
 
 @dataclass(frozen=True)
@@ -57,17 +72,6 @@ class PeakUsed:
     # The datasheet fp32 peak of the same device: the convention of every published burden.
     fp32_flop_per_s: float | None = None
     fp32_source: str = ""
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    """Conversions applied to a measurement: grid intensity, PUE, prices, the paper's route."""
-
-    grid: GridIntensity | str | float = "USA"
-    pue: float = 1.0
-    usd_per_device_hour: float = DEFAULT_USD_PER_DEVICE_HOUR
-    price_source: str = ""
-    paper: PaperConversion = field(default_factory=PaperConversion.strubell)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class Burden:
     train_step_flops: float | None
     counted_run_flops: float | None
     achieved_flop_per_s: float | None
-    mfu: float | None  # achieved / (processors x peak)
+    mfu: float | None  # achieved / (processors x peak); None above 1 (a note says why)
     # energy of the measured device(s)
     energy_provenance: str
     energy_reason: str
@@ -112,7 +116,7 @@ class Burden:
     co2_kg_per_run: float | None
     co2_lbs_per_run: float | None
     device_hours_per_run: float | None
-    usd_per_device_hour: float
+    usd_per_device_hour: float | None  # per CPU-hour for a CPU (see `price_unit`)
     usd_per_run: float | None
     price_source: str
     # the paper's route
@@ -131,6 +135,8 @@ class Burden:
     host_energy_per_step_unshared_j: float | None = None
     host_energy_share: float | None = None
     host_energy_share_basis: str = ""
+    price_unit: str = "GPU-hour"
+    cost_routes_note: str = ""  # why the hourly and the paper's dollars differ > 10x
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -186,7 +192,9 @@ class Burden:
                 "kg",
                 "linear in burden, Strubell et al. 2019",
             ),
-            r("cost (device-hours)", None, self.usd_per_run, "USD", self.price_source),
+            r("CO2e (energy)", None, self.co2_lbs_per_run, "lbs", "the kg above x 2.20462"),
+            r("CO2e (paper)", None, self.paper_co2_lbs_per_run, "lbs", "Strubell et al. 2019"),
+            r(f"cost ({self.price_unit}s)", None, self.usd_per_run, "USD", self.price_source),
             r(
                 "cost (paper, low)",
                 None,
@@ -219,12 +227,7 @@ def _check(step: MeasuredStep, settings: CostSettings, energy: EnergyMeasurement
         )
     if step.batch_size < 1 or step.processors < 1:
         raise ConfigurationError("batch size and processor count must be at least 1")
-    if not (math.isfinite(settings.pue) and settings.pue >= 1.0):
-        raise ConfigurationError(f"PUE must be at least 1.0, got {settings.pue}")
-    if settings.usd_per_device_hour < 0:
-        raise ConfigurationError(
-            f"price per device-hour must be >= 0, got {settings.usd_per_device_hour}"
-        )
+    settings.check()
     if (
         energy is not None
         and energy.available
@@ -336,7 +339,6 @@ def compute_burden(
     """Burden, compute, energy, carbon and dollars of one measured step and its projected run."""
     settings = settings or CostSettings()
     _check(step, settings, energy)
-    grid, paper = grid_intensity(settings.grid), settings.paper
     proj = _project(recipe, step)
     notes = list(proj.notes)
     run_time = _mul(proj.run_steps, step.step_time_s)
@@ -347,14 +349,13 @@ def compute_burden(
         )
     burden_run = _mul(step.processors, peak.flop_per_s, run_time)
     fp32_peak, fp32_source = _fp32_peak(peak)
-    achieved = _div(step.train_step_flops, step.step_time_s)
+    achieved, burden_mfu = _achieved_and_mfu(step, peak, notes)
     e = _energy_per_step(energy, step.window_steps)
     e_run = _mul(e.device_j, proj.run_steps)
     kwh, kwh_prov = _kwh_per_run(e, proj.run_steps)
-    co2_kg = kwh * settings.pue * grid.kg_co2_per_kwh if kwh is not None else None
-    device_hours = _div(_mul(step.processors, run_time), SECONDS_PER_HOUR)
-    paper_usd = paper.usd(burden_run) if burden_run is not None else (None, None)
-    price = settings.usd_per_device_hour
+    device_hours = _mul(step.processors, run_time)
+    device_hours = device_hours / SECONDS_PER_HOUR if device_hours is not None else None
+    routes = cost_routes(kwh, device_hours, burden_run, settings, step.device_kind)
     return Burden(
         device_name=peak.device_name,
         processors=step.processors,
@@ -372,7 +373,7 @@ def compute_burden(
         train_step_flops=step.train_step_flops,
         counted_run_flops=_mul(step.train_step_flops, proj.run_steps),
         achieved_flop_per_s=achieved,
-        mfu=mfu_of(achieved, peak.flop_per_s, step.processors),
+        mfu=burden_mfu,
         energy_provenance=e.provenance,
         energy_reason=e.reason,
         energy_per_step_j=e.device_j,
@@ -385,26 +386,32 @@ def compute_burden(
         host_provenance=e.host_provenance,
         kwh_per_run=kwh,
         kwh_provenance=kwh_prov,
-        pue=settings.pue,
-        grid=grid,
-        co2_kg_per_run=co2_kg,
-        co2_lbs_per_run=co2_kg * LBS_PER_KG if co2_kg is not None else None,
         device_hours_per_run=device_hours,
-        usd_per_device_hour=price,
-        usd_per_run=device_hours * price if device_hours is not None else None,
-        price_source=settings.price_source or f"${price:g} per device-hour (configurable)",
-        paper_co2_lbs_per_run=paper.co2_lbs(burden_run) if burden_run is not None else None,
-        paper_co2_kg_per_run=paper.co2_kg(burden_run) if burden_run is not None else None,
-        paper_usd_low_per_run=paper_usd[0],
-        paper_usd_high_per_run=paper_usd[1],
-        paper_basis=paper.basis,
         notes=tuple(notes),
         peak_fp32_flop_per_s=fp32_peak,
         peak_fp32_source=fp32_source,
         burden_per_run_flop_fp32_peak=_mul(step.processors, fp32_peak, run_time),
         recipe_batch_size=recipe.batch_size if recipe is not None else None,
         **e.host_share_fields(),
+        **routes,
     )
+
+
+def _achieved_and_mfu(
+    step: MeasuredStep, peak: PeakUsed, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """(achieved FLOP/s, MFU); an MFU above 1 is withheld and `notes` say why."""
+    achieved = _div(step.train_step_flops, step.step_time_s)
+    value, why = bounded_mfu(
+        achieved,
+        peak.flop_per_s,
+        step.processors,
+        peak_name="peak used",
+        cause="the peak (or the FLOP count) is unreliable",
+    )
+    if why:
+        notes.append(f"MFU {why}")
+    return achieved, value
 
 
 def _fp32_peak(peak: PeakUsed) -> tuple[float | None, str]:

@@ -25,6 +25,25 @@ from harness.counting.build import build_meta, map_tensors, param_counts
 from harness.counting.families import FAMILIES, MATMUL_CLASS, by_family, family_of
 from harness.counting.record import DEFAULT_FVCORE_MAX_PARAMS, FvcoreComparison
 from harness.counting.tracker import flatten
+from harness.errors import ConfigurationError
+
+INSTALL_FVCORE = "pip install 'dl-cost-harness[fvcore]'"
+FVCORE_MISSING = f"fvcore is not installed ({INSTALL_FVCORE})"
+
+
+def fvcore_installed() -> bool:
+    """fvcore is an optional extra; import it only where it is used (sys.modules may hold None)."""
+    try:
+        import fvcore  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_fvcore() -> None:
+    """`--fvcore` without fvcore: one line saying what to install, before anything is counted."""
+    if not fvcore_installed():
+        raise ConfigurationError(f"--fvcore needs fvcore, which is not installed: {INSTALL_FVCORE}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ def run_fvcore(
     try:
         from fvcore.nn import FlopCountAnalysis
     except ImportError:
-        return "fvcore is not installed"
+        return FVCORE_MISSING
     n = param_counts(build_meta(arch, tiny))[0]
     if max_params is not None and n > max_params:
         return (

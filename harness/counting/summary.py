@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from harness.console import fmt_si
+from harness.console import to_json as strict_json
 from harness.counting.record import FlopCount
 
 SUMMARY_COLUMNS: tuple[str, ...] = ("item", "value")
@@ -16,8 +15,8 @@ def breakdown_columns(by: str) -> tuple[str, ...]:
 
 
 def to_json(r: FlopCount) -> str:
-    """The full record, indented; values JSON cannot hold are written as strings."""
-    return json.dumps(r.to_dict(), indent=2, default=str)
+    """The full record as strict JSON (null where a figure is NaN or infinite)."""
+    return strict_json(r.to_dict(), indent=2)
 
 
 def summary_rows(r: FlopCount) -> list[dict[str, str]]:

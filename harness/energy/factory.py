@@ -203,7 +203,7 @@ def build_backend(name: str, s: MonitorSettings, note: str = "") -> EnergyMonito
         return UnavailableMonitor(name, str(exc))
     if importlib.util.find_spec("codecarbon") is None:
         return UnavailableMonitor(
-            "codecarbon", "codecarbon is not installed (pip install codecarbon)"
+            "codecarbon", "codecarbon is not installed (pip install 'dl-cost-harness[codecarbon]')"
         )
     return CodecarbonMonitor(
         country=s.country,

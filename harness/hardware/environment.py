@@ -143,6 +143,8 @@ def capture_environment(device: str = "cpu") -> dict[str, Any]:
         "os": platform.platform(),
         "git_commit": commit,
         "git_dirty": dirty,
+        # the CUDA caching allocator's settings (sweep workers add expandable_segments:True)
+        "pytorch_cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
     }
     try:
         import torch

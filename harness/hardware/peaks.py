@@ -9,7 +9,7 @@ so there the measured peak is the peak, and its source says so.
 from __future__ import annotations
 
 import statistics
-import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,8 +18,21 @@ import torch
 from harness.catalog.processors import lookup_processor
 from harness.errors import ConfigurationError
 from harness.hardware.devices import DeviceInfo, cpu_identity, describe_device, resolve_device
+from harness.hardware.matmul_peak import (
+    WINDOWS,
+    CpuWindowTimer,
+    CudaWindowTimer,
+    SustainedPeak,
+    cpu_threads,
+    cuda_tf32,
+    default_sizes,
+    max_sm_clock,
+    nvml_sm_clock,
+    sustain_seconds,
+    sustained_peak,
+)
 from harness.hardware.mig import sm_share
-from harness.hardware.precision import MATMUL_DTYPES, restore_tf32, set_tf32, tf32_state
+from harness.hardware.precision import MATMUL_DTYPES
 from harness.vocab import check_precision_name
 
 CPU_PEAK_NOTE = "no datasheet figure for CPUs: the measured matmul peak is the peak"
@@ -42,7 +55,13 @@ def datasheet_peak(info: DeviceInfo, precision: str) -> float | None:
 
 @dataclass(frozen=True)
 class MatmulPeak:
-    """Median rate of n x n x n matmuls: 2 n^3 FLOPs each."""
+    """The best sustained rate over several matmul sizes (`harness.hardware.matmul_peak`).
+
+    `n`, `samples_s` and `median_s` describe the best size: seconds per matmul in each timed
+    window and their median, so `flop_per_s` = 2 n^3 / `median_s`. `seconds` is that size's
+    timed (sustained) time; `by_size` every size's run; `sm_clock_mhz` the SM clock at the end
+    of the best size's run and `max_sm_clock_mhz` the device's maximum (None without NVML).
+    """
 
     device: str
     dtype: str
@@ -53,10 +72,17 @@ class MatmulPeak:
     flop_per_s: float
     threads: int | None
     source: str
+    sizes: tuple[int, ...] = ()
+    seconds: float = 0.0
+    by_size: tuple[dict[str, Any], ...] = ()
+    sm_clock_mhz: float | None = None
+    max_sm_clock_mhz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["samples_s"] = list(self.samples_s)
+        d["sizes"] = list(self.sizes)
+        d["by_size"] = list(self.by_size)
         return d
 
 
@@ -66,109 +92,79 @@ def measure_matmul_peak(
     *,
     tf32: bool = False,
     n: int | None = None,
-    repeats: int | None = None,
-    warmup: int | None = None,
+    sizes: Sequence[int] | None = None,
+    seconds: float | None = None,
+    windows: int = WINDOWS,
     threads: int | None = None,
-    cpu_budget_s: float = 3.0,
 ) -> MatmulPeak:
-    """Time large square matmuls after a warm-up and return the median rate.
+    """The best sustained n x n x n matmul rate over `sizes` (or the one size `n`).
 
-    Defaults: n=8192, 5 warm-up and 20 timed on CUDA (CUDA events, one synchronise); on CPU
-    (perf_counter; `threads` or the current torch thread count) n=1024 for float32 and 512 for
-    16-bit types (often emulated, far slower), 2 warm-up and up to 10 timed, stopping after
-    `cpu_budget_s` once 3 are in.
+    Each size is timed for `seconds` (default 1 s, or `HARNESS_PEAK_SECONDS`) after a warm-up,
+    in at least `windows` windows; its rate is the median over windows. Default sizes: 2048,
+    4096, 8192 on CUDA; 256, 512, 1024 on CPU (128, 256, 512 for 16-bit types), on `threads`
+    CPU threads (default: torch's current count, restored after).
     """
     dev = resolve_device(device)
     dt = MATMUL_DTYPES[check_precision_name(dtype)] if isinstance(dtype, str) else dtype
     cuda = dev.type == "cuda"
-    if n is None:
-        n = 8192 if cuda else (1024 if dt.itemsize >= 4 else 512)
-    repeats = (20 if cuda else 10) if repeats is None else repeats
-    warmup = (5 if cuda else 2) if warmup is None else warmup
-    if n < 1 or repeats < 1:
-        raise ConfigurationError("matmul size and repeats must be at least 1")
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    a = torch.randn(n, n, generator=gen).to(dev, dt)
-    b = torch.randn(n, n, generator=gen).to(dev, dt)
+    wanted = (n,) if n is not None else tuple(sizes or default_sizes(cuda, dt))
+    if any(not isinstance(x, int) or x < 1 for x in wanted):
+        raise ConfigurationError(f"matmul sizes must be at least 1, got {list(wanted)}")
+    sustain_s = sustain_seconds(seconds)
+
+    def make_timer(size: int) -> Any:
+        a = torch.randn(size, size, device=dev, dtype=dt)  # made where it is used
+        b = torch.randn(size, size, device=dev, dtype=dt)
+        return CudaWindowTimer(a, b, dev) if cuda else CpuWindowTimer(a, b)
+
     if cuda:
-        samples = _cuda_matmul_samples(a, b, dev, warmup=warmup, repeats=repeats, tf32=tf32)
-        where, used_threads = torch.cuda.get_device_name(dev), None
+        with torch.cuda.device(dev), cuda_tf32(tf32):
+            clock = nvml_sm_clock(dev)
+            peak = sustained_peak(
+                make_timer, wanted, seconds=sustain_s, windows=windows, read_sm_clock=clock
+            )
+        where, used_threads, max_clock = torch.cuda.get_device_name(dev), None, max_sm_clock(dev)
     else:
-        samples, used_threads = _cpu_matmul_samples(
-            a, b, warmup=warmup, repeats=repeats, threads=threads, budget_s=cpu_budget_s
-        )
-        where = cpu_identity()[0] or "CPU"
-    med = statistics.median(samples)
-    dtype_name = str(dt).removeprefix("torch.")
-    mode = " with TF32" if tf32 and cuda else ""
-    thread_note = (
-        f", {used_threads} thread{'s' if used_threads != 1 else ''}" if used_threads else ""
-    )
-    return MatmulPeak(
-        device=str(dev),
-        dtype=dtype_name,
-        tf32=bool(tf32 and cuda),
-        n=n,
-        samples_s=tuple(samples),
-        median_s=med,
-        flop_per_s=2.0 * n**3 / med,
-        threads=used_threads,
-        source=f"measured here: median of {len(samples)} {n}x{n} {dtype_name} matmuls{mode} "
-        f"on {where}{thread_note}",
-    )
+        with cpu_threads(threads) as used_threads:
+            peak = sustained_peak(make_timer, wanted, seconds=sustain_s, windows=windows)
+        where, max_clock = cpu_identity()[0] or "CPU", None
+    return _matmul_peak(peak, str(dev), dt, tf32 and cuda, used_threads, where, max_clock)
 
 
-def _cuda_matmul_samples(
-    a: torch.Tensor, b: torch.Tensor, dev: torch.device, *, warmup: int, repeats: int, tf32: bool
-) -> list[float]:
-    """Seconds per matmul from CUDA events between back-to-back matmuls, one synchronise."""
-    saved = tf32_state(cudnn=False)
-    set_tf32(tf32, cudnn=False)
-    try:
-        with torch.cuda.device(dev):
-            for _ in range(warmup):
-                torch.mm(a, b)
-            events = [torch.cuda.Event(enable_timing=True) for _ in range(repeats + 1)]
-            torch.cuda.synchronize(dev)
-            events[0].record()
-            for i in range(repeats):
-                torch.mm(a, b)
-                events[i + 1].record()
-            torch.cuda.synchronize(dev)
-            return [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(repeats)]
-    finally:
-        restore_tf32(saved, cudnn=False)
-
-
-def _cpu_matmul_samples(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    *,
-    warmup: int,
-    repeats: int,
+def _matmul_peak(
+    peak: SustainedPeak,
+    device: str,
+    dt: torch.dtype,
+    tf32: bool,
     threads: int | None,
-    budget_s: float,
-) -> tuple[list[float], int]:
-    """(seconds per matmul by perf_counter, the thread count used); threads restored after."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            raise ConfigurationError(f"threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
-    samples: list[float] = []
-    try:
-        for _ in range(warmup):
-            torch.mm(a, b)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            samples.append(time.perf_counter() - t0)
-            if len(samples) >= 3 and time.perf_counter() - start > budget_s:
-                break
-        return samples, torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
+    where: str,
+    max_clock: float | None,
+) -> MatmulPeak:
+    best = peak.best
+    samples = best.per_matmul_s
+    dtype_name = str(dt).removeprefix("torch.")
+    mode = " with TF32" if tf32 else ""
+    thread_note = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    sizes = tuple(r.n for r in peak.runs)
+    clock = f", SM clock {best.sm_clock_mhz:g} MHz at the end" if best.sm_clock_mhz else ""
+    return MatmulPeak(
+        device=device,
+        dtype=dtype_name,
+        tf32=bool(tf32),
+        n=best.n,
+        samples_s=samples,
+        median_s=statistics.median(samples),
+        flop_per_s=best.flop_per_s,
+        threads=threads,
+        source=f"measured here: best of sizes {', '.join(map(str, sizes))}: {best.n}x{best.n} "
+        f"{dtype_name} matmuls{mode} sustained {best.seconds:.2g} s, median of "
+        f"{len(samples)} windows, on {where}{thread_note}{clock}",
+        sizes=sizes,
+        seconds=best.seconds,
+        by_size=tuple(r.to_dict() for r in peak.runs),
+        sm_clock_mhz=best.sm_clock_mhz,
+        max_sm_clock_mhz=max_clock,
+    )
 
 
 def measure_peak_for_precision(device: str | torch.device, precision: str, **kw: Any) -> MatmulPeak:
@@ -199,17 +195,22 @@ def _share(info: DeviceInfo) -> float | None:
 
 
 def peak_figures(
-    device: str, precision: str, threads: int | None = None, *, measure: bool = True
+    device: str,
+    precision: str,
+    threads: int | None = None,
+    *,
+    measure: bool = True,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Datasheet peak at `precision` (GPUs), a measured matmul peak (on `threads` CPU threads
-    when given), and which one the burden uses (the datasheet's; on a CPU, the measured one),
-    each with its source."""
+    """Datasheet peak at `precision` (GPUs), a measured sustained matmul peak (on `threads` CPU
+    threads when given; each size for `seconds`, default `sustain_seconds()`), and which one the
+    burden uses (the datasheet's; on a CPU, the measured one), each with its source."""
     info = describe_device(device)
     sheet = datasheet_peak(info, precision)
     measured = None
     if measure:
-        kw = {"threads": threads} if info.kind == "cpu" and threads else {}
-        measured = measure_peak_for_precision(device, precision, **kw)
+        kw: dict[str, Any] = {"threads": threads} if info.kind == "cpu" and threads else {}
+        measured = measure_peak_for_precision(device, precision, seconds=seconds, **kw)
     sheet_source = _datasheet_source(info)
     if sheet is not None:
         burden_peak, burden_source = sheet, sheet_source
@@ -229,6 +230,29 @@ def peak_figures(
         "measured_source": measured.source if measured else "not measured",
         "burden_peak_flop_per_s": burden_peak,
         "burden_peak_source": burden_source,
+        **measured_peak_details(measured),
+    }
+
+
+def measured_peak_details(measured: MatmulPeak | None) -> dict[str, Any]:
+    """How the measured peak was taken: sustained seconds, sizes, each size's rate, clocks."""
+    if measured is None:
+        return {
+            "peak_measured_seconds": None,
+            "peak_measured_sizes": None,
+            "peak_measured_by_size": None,
+            "peak_measured_sm_clock_mhz": None,
+            "peak_measured_max_sm_clock_mhz": None,
+        }
+    return {
+        "peak_measured_seconds": measured.seconds,
+        "peak_measured_sizes": list(measured.sizes),
+        "peak_measured_by_size": [
+            {"n": r["n"], "flop_per_s": r["flop_per_s"], "seconds": r["seconds"]}
+            for r in measured.by_size
+        ],
+        "peak_measured_sm_clock_mhz": measured.sm_clock_mhz,
+        "peak_measured_max_sm_clock_mhz": measured.max_sm_clock_mhz,
     }
 
 

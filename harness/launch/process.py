@@ -59,8 +59,11 @@ def run_job(
     log_path: str | os.PathLike[str] | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_tick: Callable[[], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Measurement:
     """Run one configuration in a fresh worker process and return its record.
+
+    `env` adds to the worker's environment (a device pool pins a GPU or a thread count).
 
     Never raises for what happens inside the worker: an exception gives status "error", a
     timeout "timeout" (the worker's process group is killed), a crash "crashed". A
@@ -93,7 +96,7 @@ def run_job(
             stderr=subprocess.STDOUT,
             pass_fds=(wfd,),
             start_new_session=True,  # its own process group: the timeout kills all of it
-            env=_worker_env(),
+            env=_worker_env(env),
         )
     except OSError as exc:
         os.close(rfd)
@@ -271,8 +274,29 @@ def _tail(f: IO[bytes], limit: int = 4096) -> str:
     return one_line(lines[-1], 300) if lines else ""
 
 
-def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
+ALLOC_CONF = "PYTORCH_CUDA_ALLOC_CONF"
+
+
+def with_expandable_segments(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with `expandable_segments:True` in PyTorch's CUDA allocator settings, unless the
+    user's value already sets that key (theirs is kept as it is).
+
+    Expandable segments let the caching allocator grow a segment instead of fragmenting memory
+    into fixed blocks, so a batch that fits is not lost to fragmentation
+    (https://pytorch.org/docs/stable/notes/cuda.html#optimizing-memory-usage-with-pytorch-cuda-alloc-conf).
+    """
+    out = dict(env)
+    current = out.get(ALLOC_CONF, "").strip()
+    keys = {part.split(":", 1)[0].strip() for part in current.split(",") if part.strip()}
+    if "expandable_segments" not in keys:
+        out[ALLOC_CONF] = (
+            f"{current},expandable_segments:True" if current else ("expandable_segments:True")
+        )
+    return out
+
+
+def _worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = with_expandable_segments({**os.environ, **(extra or {})})
     env["PYTHONUNBUFFERED"] = "1"
     env["HARNESS_WORKER"] = "1"
     # The worker must import this very harness, installed or not.

@@ -32,11 +32,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
-from harness.errors import ConfigurationError, DeviceUnavailableError
+from harness.errors import ConfigurationError, DeviceUnavailableError, HarnessError
+from harness.launch.process import DEFAULT_TARGET, Job, with_expandable_segments
 from harness.launch.rank import check_backend
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
@@ -106,9 +107,12 @@ def torchrun_command(
     return cmd
 
 
-def launch(config: MeasurementConfig, plan: TorchrunPlan) -> Measurement | None:
+def launch(
+    config: MeasurementConfig, plan: TorchrunPlan, *, output: IO[bytes] | None = None
+) -> Measurement | None:
     """Start torchrun for `config` (its world size is the plan's) and return the gathered
-    record; None where rank 0 runs on another node, whose launcher writes the record."""
+    record; None where rank 0 runs on another node, whose launcher writes the record.
+    `output` takes torchrun's and the ranks' output (default: this process's)."""
     plan.check()
     backend = check_backend(plan.backend, config.device)
     if config.device_kind == "cuda" and torch.cuda.device_count() < plan.nproc_per_node:
@@ -122,9 +126,16 @@ def launch(config: MeasurementConfig, plan: TorchrunPlan) -> Measurement | None:
         (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
         cmd = torchrun_command(plan, config, run_dir, backend)
         timeout = plan.timeout_s or DEFAULT_LAUNCH_TIMEOUT_S
-        print(f"launching {plan.world_size} ranks: {' '.join(cmd)}", file=sys.stderr)
+        line = f"launching {plan.world_size} ranks: {' '.join(cmd)}"
+        if output is None:
+            print(line, file=sys.stderr)
+        else:
+            output.write(f"{line}\n".encode())
+            output.flush()
         local_world = plan.world_size if plan.nnodes == 1 else None
-        return launch_and_collect(cmd, run_dir, config, timeout_s=timeout, world=local_world)
+        return launch_and_collect(
+            cmd, run_dir, config, timeout_s=timeout, world=local_world, output=output
+        )
     finally:
         if not plan.run_dir:  # the record has been read: the folder has served its purpose
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -137,10 +148,16 @@ def launch_and_collect(
     *,
     timeout_s: float,
     world: int | None = None,
+    output: IO[bytes] | None = None,
 ) -> Measurement | None:
     """Run torchrun, then turn what the ranks left in `run_dir` into one record."""
-    env = dict(os.environ, HARNESS_DIST_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    env = dict(
+        with_expandable_segments(os.environ),
+        HARNESS_DIST_RUN_DIR=str(run_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    streams = {"stdout": output, "stderr": subprocess.STDOUT} if output is not None else {}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, **streams)
     try:
         rc = proc.wait(timeout=timeout_s)
         timed_out = False
@@ -197,3 +214,47 @@ def describe_failures(statuses: Mapping[int, Mapping[str, Any]], world: int | No
     if not parts and not statuses:
         return "no rank reported (the launch failed before any rank started; see the output above)"
     return "; ".join(parts) or "every rank reported success, but no record was written"
+
+
+# --------------------------------------------------------------------------------------------
+# A sweep's data-parallel configuration
+# --------------------------------------------------------------------------------------------
+
+
+def run_distributed_job(
+    job: Job, key: str, *, target: str = DEFAULT_TARGET, output: IO[bytes] | None = None
+) -> Measurement:
+    """A sweep configuration with `world_size` N > 1: N ranks under torchrun on this node, as
+    `harness measure NAME --nproc-per-node N` runs them; never one process billed as N.
+
+    Refused (an "error" row saying why) where the ranks cannot run: a worker target other
+    than the measuring pipeline (torchrun runs the pipeline itself), too few GPUs, or a
+    backend this machine lacks. The record's burden counts the ranks that reported.
+    """
+    config = job.config
+    label = config.label()
+    if target != DEFAULT_TARGET:
+        return _refused(
+            job,
+            key,
+            f"{label}: world_size {config.world_size} runs under torchrun, which "
+            f"runs the measuring pipeline, not the worker target {target!r}",
+        )
+    plan = TorchrunPlan(nproc_per_node=config.world_size, timeout_s=job.timeout_s)
+    try:
+        record = launch(config, plan, output=output)
+    except HarnessError as exc:
+        return _refused(job, key, f"{label}: world_size {config.world_size}: {exc}")
+    if record is None:  # one node: rank 0 is always here
+        return _refused(job, key, f"{label}: torchrun ended without rank 0's record")
+    return record if record.key == key else record.replace(key=key)
+
+
+def _refused(job: Job, key: str, why: str) -> Measurement:
+    return Measurement.create(
+        job.config,
+        status="error",
+        error=why,
+        key=key,
+        architecture=job.architecture or {"name": job.config.architecture},
+    )

@@ -161,7 +161,13 @@ def aggregate(
     timing["distributed"] = dist
     steps = min(r["steps"] for r in per_rank)
     burden = burden_section(
-        arch, config, counts, (slowest, global_batch, steps, precision), energy, peak
+        arch,
+        config,
+        counts,
+        (slowest, global_batch, steps, precision),
+        energy,
+        peak,
+        processors=world,  # the ranks that reported, not the configured world size
     )
     return Measurement.create(
         config,

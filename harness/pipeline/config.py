@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.cost.routes import DEFAULT_USD_PER_CPU_HOUR
 from harness.errors import ConfigurationError
 from harness.hardware.environment import device_identity
 from harness.user_files import is_file_reference
 from harness.vocab import COMPILE_MODES, DEVICE_PATTERN, PRECISIONS
 
 PhaseCallback = Callable[[str], None]
+# Settings applied after a measurement, from its measured energy and hours: not in the key.
+CONVERSION_FIELDS = ("country", "pue", "price_per_gpu_hour", "price_per_cpu_hour")
 
 
 # --------------------------------------------------------------------------------------------
@@ -27,13 +30,14 @@ PhaseCallback = Callable[[str], None]
 
 @dataclass(frozen=True)
 class MeasurementConfig:
-    """One point of a sweep. Every field enters the key, so a change means a new measurement.
+    """One point of a sweep. Every field but the conversions enters the key, so a change means
+    a new measurement; the conversions (`CONVERSION_FIELDS`) are applied to a stored row again.
 
     `architecture` is a registered name or a `path/to/file.py:name` reference; `input_shape`
     and `vocab` are only for a file reference to a plain `() -> nn.Module` function (see
     `harness.arch.registry.resolve`). `size` is the resolution or sequence length (None: the
-    architecture's default). Energy settings (`country`, `pue`, `price_per_gpu_hour`) feed
-    the conversions to carbon and dollars.
+    architecture's default). Energy settings (`country`, `pue`, `price_per_gpu_hour`,
+    `price_per_cpu_hour`) feed the conversions to carbon and dollars.
     """
 
     architecture: str
@@ -54,6 +58,7 @@ class MeasurementConfig:
     world_size: int = 1
     input_shape: tuple[int, ...] | None = None
     vocab: int | None = None
+    price_per_cpu_hour: float | None = DEFAULT_USD_PER_CPU_HOUR
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ConfigurationError:
@@ -77,6 +82,9 @@ class MeasurementConfig:
             raise bad(f"pue must be a number of at least 1.0, got {self.pue!r}")
         if not _is_number(self.price_per_gpu_hour) or self.price_per_gpu_hour < 0:
             raise bad(f"price_per_gpu_hour must be non-negative, got {self.price_per_gpu_hour!r}")
+        cpu_price = self.price_per_cpu_hour
+        if cpu_price is not None and (not _is_number(cpu_price) or cpu_price < 0):
+            raise bad(f"price_per_cpu_hour must be non-negative, got {cpu_price!r}")
         if self.precision not in PRECISIONS:
             raise bad(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.match(self.device):
@@ -104,9 +112,12 @@ class MeasurementConfig:
     def key(self) -> str:
         """Stable name of this measurement: a hash of the configuration, the architecture
         (for a file reference, its path and contents), the device's kind and model, and the
-        harness version. The same configuration on another GPU model is another measurement."""
+        harness version. The same configuration on another GPU model is another measurement.
+        The conversions to carbon and dollars (country, PUE, prices) are not part of it: they
+        change no measured figure, so a row is reused and converted again on read."""
+        config = {k: v for k, v in self.to_dict().items() if k not in CONVERSION_FIELDS}
         ident = {
-            "config": self.to_dict(),
+            "config": config,
             "architecture": _architecture_identity(self.architecture),
             "device": device_identity(self.device),
             "harness_version": __version__,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import HarnessError, one_line
+from harness.errors import ConfigurationError, HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
@@ -38,6 +38,7 @@ class MeasureOptions:
     energy: bool = True
     energy_backends: tuple[str, ...] | None = None
     matmul_peak: bool = True
+    peak_seconds: float | None = None  # each matmul size sustained for (None: the default)
     cost: bool = True
     device: str | None = None
     threads: int | None = None
@@ -113,6 +114,12 @@ def _run_stages(
     sections: dict[str, Any],
 ) -> None:
     stages.enter("resolve")
+    if options.cost and config.world_size > 1:
+        raise ConfigurationError(
+            f"{config.label()}: world_size {config.world_size} is measured under torchrun "
+            f"(`harness measure NAME --nproc-per-node {config.world_size}`); one process "
+            "cannot measure it, and its burden must not bill processors that did not run"
+        )
     arch = architecture if architecture is not None else config.resolve_architecture()
     device = options.device or config.device
     sections["architecture"] = arch.summary()
@@ -140,12 +147,14 @@ def _run_stages(
     peak = _peak(device, timing, options)
     if peak.get("device_identity_basis") is not None:  # known once CUDA has started
         sections["environment"]["device_identity_basis"] = peak["device_identity_basis"]
+    if options.matmul_peak:
+        peak = _checked_peak(peak, device, timing, counts, options)
 
     stages.enter("burden")
     sections["timing"] = timing_section(timing, counts, peak)
     if options.cost:
         step = (timing.median_s, timing.batch_size, timing.steps, timing.precision_used)
-        sections["burden"] = burden_section(arch, config, counts, step, energy, peak)
+        sections["burden"] = burden_section(arch, config, counts, step, energy, peak, processors=1)
     stages.enter("done")
 
 
@@ -249,7 +258,30 @@ def _time_training(
 def _peak(device: str, timing: Any, options: MeasureOptions) -> dict[str, Any]:
     from harness.hardware.peaks import peak_figures
 
-    return peak_figures(device, timing.precision_used, timing.threads, measure=options.matmul_peak)
+    return peak_figures(
+        device,
+        timing.precision_used,
+        timing.threads,
+        measure=options.matmul_peak,
+        seconds=options.peak_seconds,
+    )
+
+
+def _checked_peak(
+    peak: dict[str, Any], device: str, timing: Any, counts: Any, options: MeasureOptions
+) -> dict[str, Any]:
+    """A measured peak the step beats is measured again, longer; then kept or marked."""
+    from dataclasses import replace
+
+    from harness.hardware.matmul_peak import sustain_seconds
+    from harness.pipeline.peak_check import achieved_rate, check_measured_peak
+
+    def remeasure(seconds: float) -> dict[str, Any]:
+        return _peak(device, timing, replace(options, peak_seconds=seconds))
+
+    achieved = achieved_rate(counts, timing.median_s)
+    seconds = sustain_seconds(options.peak_seconds)
+    return check_measured_peak(peak, achieved, remeasure, seconds=seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,20 +320,26 @@ def burden_section(
     step: tuple[float, int, int, str],
     energy: Any,
     peak: dict[str, Any],
+    *,
+    processors: int,
 ) -> dict[str, Any]:
     """The record's `burden`: hardware burden, projection, energy, carbon and dollars.
 
-    `step` is (step time in s, batch size, steps the energy window covered, precision used).
+    `step` is (step time in s, batch size, steps the energy window covered, precision used);
+    `processors` is the number of processes whose steps were measured (never the configured
+    world size of a run that did not happen).
     """
-    from harness.cost.burden import CostSettings, MeasuredStep, PeakUsed, compute_burden
+    from harness.cost.burden import MeasuredStep, PeakUsed, compute_burden
+    from harness.pipeline.conversions import cost_settings
 
     step_time_s, batch_size, window_steps, precision = step
     step = MeasuredStep(
         step_time_s=step_time_s,
         batch_size=batch_size,
-        processors=config.world_size,
+        processors=processors,
         train_step_flops=counts.train_step_flops if counts is not None else None,
         window_steps=window_steps,
+        device_kind=config.device_kind,
     )
     from harness.hardware.peaks import fp32_peak
 
@@ -314,9 +352,7 @@ def burden_section(
         fp32_flop_per_s=fp32,
         fp32_source=fp32_source,
     )
-    settings = CostSettings(
-        grid=config.country or "USA", pue=config.pue, usd_per_device_hour=config.price_per_gpu_hour
-    )
+    settings = cost_settings(config)
     return compute_burden(
         step, used, recipe=arch.recipe, energy=energy, settings=settings
     ).to_dict()

@@ -17,8 +17,11 @@ architecture       `Architecture.summary()`: name, benchmark, year, reference me
 environment        versions, processors, driver, git state, per-phase seconds
 counts             `FlopCount.to_dict()`: MACs per pass, FLOPs of forward, backward, optimizer
 timing             `TimingResult.to_dict()` without its window, plus `utilisation` (achieved
-                   FLOP/s, MFU against both peaks) and `peak` (datasheet and measured peaks,
-                   and which one the burden uses); data-parallel records add `distributed`
+                   FLOP/s, MFU against both peaks; an MFU above 1 is withheld as None with
+                   `mfu_note` / `mfu_measured_note`) and `peak` (datasheet and measured
+                   peaks, how the sustained peak was measured (`peak_measured_*`), whether it
+                   is reliable, and which one the burden uses); data-parallel records add
+                   `distributed`
 energy             `EnergyMeasurement.to_dict()` of the timed window, with its provenance,
                    the GPU's state at its edges and the host's share; `cooldown` before it
 burden             `Burden.to_dict()`: hardware burden, projection, energy, carbon, dollars
@@ -68,6 +71,8 @@ class UtilisationView:
     achieved_flop_per_s: float | None
     mfu: float | None
     mfu_measured: float | None
+    mfu_note: str | None  # why `mfu` is withheld (it would exceed 1)
+    mfu_measured_note: str | None  # why `mfu_measured` is withheld
 
     @classmethod
     def of(cls, section: Mapping[str, Any] | None) -> UtilisationView:
@@ -82,6 +87,8 @@ class PeakView:
     measured_flop_per_s: float | None
     burden_peak_flop_per_s: float | None
     burden_peak_source: str | None
+    measured_reliable: bool | None  # False: the step beat it, even after a longer remeasure
+    measured_note: str | None
 
     @classmethod
     def of(cls, section: Mapping[str, Any] | None) -> PeakView:

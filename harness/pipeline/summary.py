@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.pipeline.record import Measurement
+from harness.vocab import LBS_PER_KG
 
 CLAIMED_CITATION = "claimed by the user (--metric)"
 SIZE_UNITS = {"resolution": "px", "seq_len": "tokens"}
@@ -106,8 +107,12 @@ def headline(record: Measurement) -> dict[str, Any]:
         "burden_per_run_gflop": _scale(b.burden_per_run_flop, 1e-9),
         "run_hours": _scale(b.run_time_s, 1 / 3600),
         "co2_kg_per_run": b.co2_kg_per_run,
+        "paper_co2_kg_per_run": _kg(record.burden, b.paper_co2_lbs_per_run),
+        "co2_lbs_per_run": _scale(b.co2_kg_per_run, LBS_PER_KG),
         "paper_co2_lbs_per_run": b.paper_co2_lbs_per_run,
         "usd_per_run": b.usd_per_run,
+        "price_unit": (record.burden or {}).get("price_unit") or "device-hour",
+        "cost_routes_note": (record.burden or {}).get("cost_routes_note") or "",
         "paper_usd_low_per_run": b.paper_usd_low_per_run,
         "paper_usd_high_per_run": b.paper_usd_high_per_run,
         "reference_metric": a.reference_metric,
@@ -116,6 +121,22 @@ def headline(record: Measurement) -> dict[str, Any]:
         "reference_text": metric_text(record),
         "error": record.error,
     }
+
+
+def _kg(burden: Mapping[str, Any] | None, lbs: Any) -> float | None:
+    """The paper's CO2e in kg: stored, or from the stored lbs (older records)."""
+    kg = (burden or {}).get("paper_co2_kg_per_run")
+    return kg if isinstance(kg, (int, float)) else _scale(lbs, 1 / LBS_PER_KG)
+
+
+def utilisation_notes(record: Measurement) -> list[str]:
+    """Why a utilisation is withheld, and whether the measured peak is reliable: one line each."""
+    t = record.timing_view
+    notes = [t.peak.measured_note] if t.peak.measured_note else []
+    for note in (t.utilisation.mfu_note, t.utilisation.mfu_measured_note):
+        if note:
+            notes.append(f"MFU {note}")
+    return notes
 
 
 def _scale(x: Any, factor: float) -> float | None:
@@ -139,8 +160,10 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("burden_per_run_gflop", "hardware burden, projected run", "GFLOP"),
     ("run_hours", "projected run time", "device-hours / processor"),
     ("co2_kg_per_run", "CO2e per run (energy route)", "kg"),
+    ("paper_co2_kg_per_run", "CO2e per run (paper's conversion)", "kg"),
+    ("co2_lbs_per_run", "CO2e per run (energy route)", "lbs"),
     ("paper_co2_lbs_per_run", "CO2e per run (paper's conversion)", "lbs"),
-    ("usd_per_run", "cost per run (device-hours x price)", "USD"),
+    ("usd_per_run", "cost per run (device-hours x hourly price)", "USD"),
     ("paper_usd_low_per_run", "cost per run (paper, low)", "USD"),
     ("paper_usd_high_per_run", "cost per run (paper, high)", "USD"),
 )
@@ -175,10 +198,12 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
     rows = []
     for key, label, unit in FIGURES:
         unit_text = unit
-        if key.startswith("energy") or key == "co2_kg_per_run":
+        if key.startswith("energy") or key in ("co2_kg_per_run", "co2_lbs_per_run"):
             unit_text = f"{unit} [{h['energy_provenance'] or 'unavailable'}]"
         if key == "iqr_pct" and h["noisy"]:
             unit_text = f"{unit}: NOISY"
+        if key == "usd_per_run":
+            unit_text = f"USD (per {h['price_unit']})"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
     util = (record.timing or {}).get("utilisation") or {}  # decoders: harness.cost.decoder_mfu
     for key, label in (("mfu_counted", "MFU (counted fwd + bwd)"), ("mfu_palm", "MFU (PaLM)")):
@@ -207,6 +232,11 @@ def comparison_rows(records: list[Measurement]) -> list[dict[str, Any]]:
     for n, h in zip(names, heads, strict=True):
         prov[n] = h["energy_provenance"]
     rows.append(prov)
+    why = {"figure": "dollar routes", "unit": ""}
+    for n, h in zip(names, heads, strict=True):  # the first clause; the reason is in the record
+        why[n] = h["cost_routes_note"].split(":")[0].replace("the two dollar routes ", "") or None
+    if any(why[n] for n in names):
+        rows.append(why)
     return rows
 
 

@@ -37,7 +37,9 @@ def html_table(headers: Sequence[str], cells: list[list[tuple]], cls: str = "") 
     for row in cells:
         tds = []
         for text, sort, title in row:
+            # a missing figure sorts last (empty), never as the text "-" among numbers
             v = sort if isinstance(sort, (int, float)) and not isinstance(sort, bool) else text
+            v = "" if sort is None or v == "-" else v
             tip = f' title="{esc(title)}"' if title else ""
             tds.append(f'<td data-v="{esc(v)}"{tip}>{esc(text)}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")

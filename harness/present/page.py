@@ -37,8 +37,8 @@ TABLE: tuple[tuple[str, str, str | None, str | None], ...] = (
     ("energy / example (J) [provenance]", "energy_per_example_j", "energy_text", "energy_reason"),
     ("hardware burden / run (FLOP, projected)", "burden_per_run_flop", None, "projection_basis"),
     ("CO2e / run (kg, energy route)", "co2_kg_per_run", None, "co2_basis"),
-    ("CO2e / run (lbs, paper's conversion)", "paper_co2_lbs_per_run", None, "paper_basis"),
-    ("$ / run (device-hours x price)", "usd_per_run", None, "usd_basis"),
+    ("CO2e / run (kg, paper's conversion)", "paper_co2_kg_per_run", None, "paper_basis"),
+    ("$ / run (device-hours x hourly price)", "usd_per_run", None, "usd_basis"),
     (
         "$ / run (paper's conversion, low - high)",
         "paper_usd_low_per_run",

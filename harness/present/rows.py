@@ -53,7 +53,9 @@ def report_row(record: Measurement) -> dict[str, Any]:
         if b
         else ""
     )
-    h["usd_basis"] = b.get("price_source") or ""
+    h["usd_basis"] = " ".join(
+        t for t in (b.get("price_source") or "", b.get("cost_routes_note") or "") if t
+    )
     h["projection_basis"] = b.get("projection_basis") or ""
     h["peak_source"] = b.get("peak_source") or ""
     h["paper_basis"] = b.get("paper_basis") or ""

@@ -38,6 +38,9 @@ def timing_document(
     section["window"] = None
     flops, why = counted_step(record, flops_skipped)
     measured = peaks["measured_flop_per_s"]
+    withheld = [peaks.get("measured_note")] + [
+        f"MFU {util.get(k)}" if util.get(k) else None for k in ("mfu_note", "mfu_measured_note")
+    ]
     return {
         "device": device,
         "timing": section,
@@ -45,9 +48,17 @@ def timing_document(
         "utilisation": util,
         "datasheet_peak_source": peaks["datasheet_source"],
         "matmul_peak": (
-            {"flop_per_s": measured, "source": peaks["measured_source"]} if measured else None
+            {
+                "flop_per_s": measured,
+                "source": peaks["measured_source"],
+                "reliable": peaks.get("measured_reliable"),
+                "seconds": peaks.get("peak_measured_seconds"),
+                "sizes": peaks.get("peak_measured_sizes"),
+            }
+            if measured
+            else None
         ),
-        "notes": list(section["notes"]) + ([why] if why else []),
+        "notes": list(section["notes"]) + ([why] if why else []) + [n for n in withheld if n],
     }
 
 
@@ -89,11 +100,20 @@ def _step_rows(r: Any) -> list[dict[str, Any]]:
         {"figure": "IQR", "value": f"{_ms(r.iqr_s)} ({r.iqr_s / r.median_s:.1%} of median{noisy})"},
         {"figure": "p90 step", "value": _ms(r.p90_s)},
         {"figure": "samples/s", "value": f"{r.samples_per_s:.4g}"},
-        {
-            "figure": "peak memory",
-            "value": f"{fmt_si(r.peak_memory_bytes, 'B')} ({r.peak_memory_source})",
-        },
+        {"figure": "peak memory", "value": _memory_text(r)},
     ]
+
+
+def _memory_text(r: Any) -> str:
+    """The timed steps' peak, then the whole run's (warm-up included) and the reserved peak."""
+    steady = getattr(r, "peak_memory_steady_bytes", None)
+    if steady is None:
+        return f"{fmt_si(r.peak_memory_bytes, 'B')} ({r.peak_memory_source}, whole run)"
+    text = f"{fmt_si(steady, 'B')} timed steps, {fmt_si(r.peak_memory_bytes, 'B')} whole run"
+    reserved = getattr(r, "peak_reserved_bytes", None)
+    if reserved is not None:
+        text += f", {fmt_si(reserved, 'B')} reserved"
+    return f"{text} ({r.peak_memory_source})"
 
 
 def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,11 +131,17 @@ def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append({"figure": f"datasheet peak {r.precision_used}", "value": sheet_text})
     if util["mfu"] is not None:
         rows.append({"figure": "MFU (datasheet)", "value": f"{util['mfu']:.1%}"})
+    elif util.get("mfu_note"):
+        rows.append({"figure": "MFU (datasheet)", "value": "withheld (> 1: see note)"})
     if measured:
         peak_text = fmt_si(measured, "FLOP/s")
+        if (doc["matmul_peak"] or {}).get("reliable") is False:
+            peak_text += " (unreliable: see note)"
         rows.append({"figure": f"measured matmul peak {r.precision_used}", "value": peak_text})
     if util["mfu_measured"] is not None:
         rows.append({"figure": "MFU (measured peak)", "value": f"{util['mfu_measured']:.1%}"})
+    elif util.get("mfu_measured_note"):
+        rows.append({"figure": "MFU (measured peak)", "value": "withheld (> 1: see note)"})
     for key, label in (("mfu_counted", "counted fwd+bwd"), ("mfu_palm", "6N + 12LHQT, PaLM")):
         if util.get(key) is not None:
             rows.append({"figure": f"MFU ({label})", "value": f"{util[key]:.1%}"})

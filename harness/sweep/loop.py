@@ -6,7 +6,14 @@ config goes in on stdin as JSON; progress phases and the finished record come ba
 lines on a dedicated pipe (so whatever the model prints cannot corrupt them); the worker's
 own stdout and stderr go to a log. A crash (non-zero exit, a signal such as SIGSEGV or the
 out-of-memory killer's SIGKILL), a hang (the timeout kills the whole group) or an exception
-costs one row with its status and a one-line error, never the sweep.
+costs one row with its status and a one-line error, never the sweep. A configuration with
+`world_size` N > 1 runs its N ranks under torchrun instead (`harness.launch.torchrun`), or is
+an "error" row saying why it cannot; it is never timed in one process and billed as N.
+
+Claims: several sweeps may share one database (processes, nodes, the slots of a device pool):
+each configuration is claimed before it is measured and skipped while another live sweep holds
+it (`harness.sweep.claims`), so each is measured once; a dead sweep's claim is taken over once
+its heartbeat is older than the claim timeout.
 
 Resumption: a configuration whose key already has a readable "ok" row is skipped (`force`
 redoes it, and keeps the old row current until the new one is "ok"); rows are written by the
@@ -29,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +44,12 @@ from typing import Any
 from harness.errors import HarnessError, one_line
 from harness.hardware.environment import capture_environment
 from harness.launch.process import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Job, run_job
-from harness.output_files import ensure_folder
+from harness.output_files import ensure_folder, open_log
 from harness.pipeline.config import MeasurementConfig
 from harness.pipeline.record import Measurement
+from harness.sweep.claims import BUSY, DONE, TAKEN_OVER, UNCLAIMED, Claims, Heartbeat
 from harness.sweep.recovery import write_recovery
+from harness.sweep.slots import Slot, check_devices
 from harness.sweep.store import ResultStore
 from harness.vocab import STATUSES
 
@@ -70,6 +79,7 @@ class SweepResult:
     records: tuple[Measurement, ...] = field(default_factory=tuple)
     interrupted: bool = False
     recovered: tuple[Path, ...] = ()  # recovery files of records the database did not take
+    busy: int = 0  # claimed by another live sweep: measured there, not here
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r.status == status)
@@ -82,6 +92,8 @@ class SweepResult:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
         ran = ", ".join(parts) if parts else "nothing run"
         text = f"{self.total} configurations: {ran}, {self.skipped} already done; results in {self.db_path}"
+        if self.busy:
+            text += f"; {self.busy} being measured by another sweep (skipped here)"
         if self.recovered:
             text += (
                 f"; {len(self.recovered)} not saved there, kept as recovery files beside it "
@@ -108,6 +120,8 @@ def run_sweep(
     progress: bool | None = None,
     echo: Callable[[str], None] | None = None,
     save_retry: SaveRetry | None = None,
+    claim_timeout_s: float | None = None,
+    slots: Sequence[Slot] | None = None,
 ) -> SweepResult:
     """Run every job not yet done, each in its own worker, saving each record as it finishes.
 
@@ -118,19 +132,17 @@ def run_sweep(
     after its last lines are read for the error message). `progress` None shows a bar when
     stderr is a terminal. `echo` receives the one-line messages (default: stderr).
     `save_retry` says how a failed save is retried before the record goes to a recovery file.
+    `claim_timeout_s`: a claim whose heartbeat is older than this belongs to a dead sweep and
+    is taken over (default $HARNESS_CLAIM_TIMEOUT_S, else 120 s).
+    `slots` (a device pool, `harness.sweep.slots`) runs one job per slot at a time.
     """
     say = echo or _stderr
     own_store = not isinstance(store, ResultStore)
     db = ResultStore(store) if own_store else store  # type: ignore[arg-type]
     try:
-        keyed: list[tuple[str, Job]] = []
-        seen: set[str] = set()
-        for j in jobs:
-            job = j if isinstance(j, Job) else Job(j, timeout_s)
-            key = job.config.key()
-            if key not in seen:
-                seen.add(key)
-                keyed.append((key, job))
+        keyed = _distinct(jobs, timeout_s)
+        if slots:
+            check_devices(sorted({j.config.device for _, j in keyed}), slots)
         done = set() if force else db.done_keys()
         todo = [(k, j) for k, j in keyed if k not in done]
         skipped = len(keyed) - len(todo)
@@ -149,10 +161,17 @@ def run_sweep(
             say=say,
             retry=save_retry or SaveRetry(),
         )
-        records, skipped = _run_all(todo, runner, skipped=skipped)
+        records, done_here, busy = _claimed(todo, runner, claim_timeout_s, slots)
+        skipped += done_here
         interrupted = runner.interrupted
         result = SweepResult(
-            db.path, len(keyed), skipped, tuple(records), interrupted, tuple(runner.recovered)
+            db.path,
+            len(keyed),
+            skipped,
+            tuple(records),
+            interrupted,
+            tuple(runner.recovered),
+            busy,
         )
         if interrupted:
             saved = db.count("ok")
@@ -214,6 +233,9 @@ class _Runner:
             changes["architecture"] = _describe(job.config)  # may import the zoo: failures only
         return rec.replace(**changes) if changes else rec
 
+    def log_path(self, job: Job, key: str) -> Path | None:
+        return _log_path(self, job, key)
+
     def attempt(self, i: int, key: str, job: Job) -> Measurement:
         """Run one job in its worker; Ctrl-C or SIGTERM makes an `interrupted` row."""
         bar = self.bar
@@ -222,6 +244,9 @@ class _Runner:
         if bar.disable:
             self.say(f"[{i}/{self.n}] {job.config.label()}: running")
         try:
+            if job.config.world_size > 1:  # N ranks under torchrun, never one process
+                bar.set_postfix_str(f"torchrun, {job.config.world_size} ranks", refresh=True)
+                return _run_distributed(job, key, self.target, _log_path(self, job, key))
             return run_job(
                 job,
                 key=key,
@@ -270,28 +295,102 @@ class _Runner:
         return f"; NOT SAVED ({error}): the record is kept in {path}"
 
 
+def _distinct(jobs: Iterable[Job | MeasurementConfig], timeout_s: float) -> list[tuple[str, Job]]:
+    """(key, job) once per key, in order; bare configs get `timeout_s`."""
+    keyed: list[tuple[str, Job]] = []
+    seen: set[str] = set()
+    for j in jobs:
+        job = j if isinstance(j, Job) else Job(j, timeout_s)
+        key = job.config.key()
+        if key not in seen:
+            seen.add(key)
+            keyed.append((key, job))
+    return keyed
+
+
+def _claimed(
+    todo: list[tuple[str, Job]],
+    runner: _Runner,
+    claim_timeout_s: float | None,
+    slots: Sequence[Slot] | None,
+) -> tuple[list[Measurement], int, int]:
+    """Run `todo` one at a time or across a pool's slots, with claims kept alive by a
+    heartbeat; returns (records, found done meanwhile, busy in another sweep)."""
+    db = runner.db
+    claims = Claims(db.conn, stale_s=claim_timeout_s, done=db.has)
+    with Heartbeat(db.path, claims.owner, heartbeat_interval(claims.stale_s)):
+        if not slots:
+            return _run_all(todo, runner, claims, skipped=0)
+        from harness.sweep.pool import run_slots
+
+        with _signals_as_interrupt():
+            return run_slots(todo, runner, claims, slots, claim_for)
+
+
+def heartbeat_interval(stale_s: float) -> float:
+    """A quarter of the claim timeout, at most 15 s: a live sweep misses several beats before
+    its claims look dead."""
+    return min(15.0, stale_s / 4)
+
+
+def claim_for(runner: _Runner, claims: Claims, key: str, job: Job, slot: str = "") -> str:
+    """Claim `key` for this sweep; a takeover from a dead sweep is said. A claim the database
+    cannot take (its lock held past the save's busy wait) costs the claim, with a warning,
+    never the measurement."""
+    try:
+        with runner.db.busy_timeout(runner.retry.busy_s):
+            outcome = claims.claim(key, job.config.architecture, slot=slot, force=runner.force)
+    except HarnessError as exc:
+        runner.write(f"warning: {job.config.label()}: measured without a claim ({exc})")
+        return UNCLAIMED
+    if outcome == TAKEN_OVER:
+        runner.write(
+            f"{job.config.label()}: taking over from {claims.previous[key]}, whose heartbeat "
+            f"is older than {claims.stale_s:g} s"
+        )
+    return outcome
+
+
 def _run_all(
-    todo: list[tuple[str, Job]], runner: _Runner, *, skipped: int
-) -> tuple[list[Measurement], int]:
-    db, force = runner.db, runner.force
+    todo: list[tuple[str, Job]], runner: _Runner, claims: Claims, *, skipped: int
+) -> tuple[list[Measurement], int, int]:
     records: list[Measurement] = []
+    busy = 0
     try:
         with _signals_as_interrupt():
             for i, (key, job) in enumerate(todo, 1):
-                if not force and db.has(key):  # a concurrent sweep finished it meanwhile
-                    skipped += 1
+                outcome = claim_for(runner, claims, key, job)
+                if outcome in (DONE, BUSY):  # a concurrent sweep finished it, or measures it
+                    skipped += outcome == DONE
+                    busy += outcome == BUSY
                     runner.bar.update(1)
                     continue
-                t0 = time.monotonic()
-                rec = runner.attempt(i, key, job)
-                records.append(runner.save(i, rec, job, time.monotonic() - t0))
+                try:
+                    t0 = time.monotonic()
+                    rec = runner.attempt(i, key, job)
+                    records.append(runner.save(i, rec, job, time.monotonic() - t0))
+                finally:
+                    with runner.db.busy_timeout(runner.retry.busy_s):
+                        claims.release(key)
                 if runner.interrupted:
                     break
     except KeyboardInterrupt:
         runner.interrupted = True
     finally:
         runner.bar.close()
-    return records, skipped
+    return records, skipped, busy
+
+
+def _run_distributed(job: Job, key: str, target: str, log_path: Path | None) -> Measurement:
+    """A `world_size` > 1 configuration: its ranks under torchrun, their output in the log."""
+    from harness.launch.torchrun import run_distributed_job
+
+    try:
+        output = open_log(log_path) if log_path is not None else open(os.devnull, "wb")  # noqa: SIM115
+    except (HarnessError, OSError):
+        output = open(os.devnull, "wb")  # noqa: SIM115 - a log that cannot be opened costs the log
+    with output:
+        return run_distributed_job(job, key, target=target, output=output)
 
 
 def _describe(config: MeasurementConfig) -> dict[str, Any]:

@@ -30,8 +30,13 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import HarnessError
 from harness.output_files import atomic_path, ensure_folder, shown, writable_target
 from harness.paths import reports_dir
+from harness.pipeline.config import MeasurementConfig
+from harness.pipeline.conversions import with_conversions
 from harness.pipeline.record import Measurement
 from harness.pipeline.schema import SCHEMA_VERSION
+from harness.pipeline.summary import noisy_text
+from harness.sweep.emissions_csv import append_beside
+from harness.sweep.journal import journal_mode
 from harness.sweep.store_file import check_path, connect
 from harness.sweep.store_schema import ROW_COLUMNS, STORE_VERSION, create_or_upgrade, stored_version
 from harness.vocab import STATUSES
@@ -64,6 +69,7 @@ class Attempt:
     error: str | None
     step_s: float | None
     current: bool  # the row reports and exports read for this key
+    spread: str = ""  # the step times' IQR as % of the median, "NOISY" past 10%
 
 
 class ResultStore:
@@ -145,12 +151,14 @@ class ResultStore:
         return schema, store
 
     def _initialise(self, timeout_s: float) -> None:
-        """WAL journal, tables, versions and the upgrade of an older database; safe when two
-        processes race to it (one IMMEDIATE transaction)."""
+        """WAL journal (DELETE on a network file system: `harness.sweep.journal`), tables,
+        versions and the upgrade of an older database; safe when two processes race to it
+        (one IMMEDIATE transaction)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                wanted = journal_mode(self.path)
+                mode = self.conn.execute(f"PRAGMA journal_mode={wanted}").fetchone()[0]
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -263,6 +271,7 @@ class ResultStore:
                     f"INSERT OR REPLACE INTO measurements({ROW_COLUMNS}) VALUES ({marks})", row
                 )
                 current += 1
+        append_beside(self.path, records, self._warn)  # emissions.csv, CodeCarbon's columns
         return current
 
     def _current_ok(self, key: str) -> bool:
@@ -320,6 +329,13 @@ class ResultStore:
         """The current record of `key`; None when there is none or it cannot be read."""
         rows = self._query("SELECT record FROM measurements WHERE key=?", (key,))
         return self._decode(rows[0][0], key) if rows else None
+
+    def get_for(self, config: MeasurementConfig) -> Measurement | None:
+        """The current record of `config`'s key, its carbon and dollars converted for
+        `config`'s country, PUE and prices (those are not in the key: a row measured under
+        other conversions is reused, never measured again for them)."""
+        record = self.get(config.key())
+        return with_conversions(record, config) if record is not None else None
 
     def load(
         self, *, status: str | Sequence[str] | None = None, architecture: str | None = None
@@ -389,7 +405,8 @@ class ResultStore:
             rec = _parse(text)
             error = rec.error if rec is not None else "(the stored record cannot be read)"
             step = rec.timing.get("median_s") if rec is not None else None
-            out.append(Attempt(saved, key, status, error, step, is_current))
+            spread = (noisy_text(rec) or "") if rec is not None else ""
+            out.append(Attempt(saved, key, status, error, step, is_current, spread))
         return out
 
     def to_dataframe(self, *, status: str | Sequence[str] | None = None) -> pd.DataFrame:

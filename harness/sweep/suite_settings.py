@@ -38,7 +38,7 @@ def _bool(v: Any) -> str | None:
 
 
 def _country(v: Any) -> str | None:
-    """A code codecarbon's grid table knows, checked when the suite is read, not per job."""
+    """A code the shipped grid table knows, checked when the suite is read, not per job."""
     from harness.catalog.grid import grid_intensity
     from harness.errors import ConfigurationError
 

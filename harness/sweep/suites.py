@@ -25,7 +25,8 @@
 Top-level settings apply to every architecture; each `[[entry]]` that adds an architecture
 (`architectures`) or matches one already selected (`match`, which adds nothing) overrides them
 for it, in file order. Every setting of a `MeasurementConfig` (channels_last,
-compile_mode, seed, country, pue, price_per_gpu_hour, world_size) may appear at either level.
+compile_mode, seed, country, pue, price_per_gpu_hour, world_size) may appear at either level;
+`world_size` N > 1 runs N data-parallel ranks under torchrun on this node.
 The device default is "cuda". A `note` (top level, or in an `[[entry]]` for its
 architectures) is printed when the sweep starts and stored in each record's environment as
 `suite_note` (the notes that apply joined by "; "). A mistake (an unknown key, an unknown architecture, a value of

@@ -160,3 +160,78 @@ def peak_rss_bytes() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """Peak memory of one timed attempt, in bytes (None where this device cannot tell).
+
+    `steady_bytes` covers the timed steps only: the peak statistics are reset after the
+    warm-up, so neither the first steps' one-off allocations nor cudnn.benchmark's trial
+    workspaces (https://pytorch.org/docs/stable/backends.html#torch.backends.cudnn.benchmark)
+    count. `run_bytes` covers the whole attempt: building, warm-up and timed steps.
+    `reserved_bytes` is what the CUDA caching allocator held at most over the whole attempt
+    (`torch.cuda.max_memory_reserved`): what the process took from the GPU.
+    """
+
+    steady_bytes: int | None
+    run_bytes: int | None
+    reserved_bytes: int | None
+    source: str
+
+
+class CudaPeakMemory:
+    """The caching allocator's peaks, reset at the start and again after the warm-up.
+
+    `cuda` is torch.cuda (a stand-in in tests); each reading follows a synchronise, so the
+    peaks include every queued kernel's allocations.
+    """
+
+    source = "cuda-max-allocated"
+
+    def __init__(self, device: Any, cuda: Any = None) -> None:
+        self.device, self.cuda = device, cuda if cuda is not None else torch.cuda
+        self.warmup_allocated = self.warmup_reserved = 0
+        self.cuda.synchronize(self.device)
+        self.cuda.reset_peak_memory_stats(self.device)
+
+    def after_warmup(self) -> None:
+        self.cuda.synchronize(self.device)
+        self.warmup_allocated = int(self.cuda.max_memory_allocated(self.device))
+        self.warmup_reserved = int(self.cuda.max_memory_reserved(self.device))
+        self.cuda.reset_peak_memory_stats(self.device)
+
+    def read(self) -> PeakMemory:
+        self.cuda.synchronize(self.device)
+        steady = int(self.cuda.max_memory_allocated(self.device))
+        reserved = int(self.cuda.max_memory_reserved(self.device))
+        return PeakMemory(
+            steady_bytes=steady,
+            run_bytes=max(steady, self.warmup_allocated),
+            reserved_bytes=max(reserved, self.warmup_reserved),
+            source=self.source,
+        )
+
+
+class CpuPeakMemory:
+    """The process's resident high-water mark, reset at the start and after the warm-up where
+    the kernel allows it (Linux >= 4.0); without a reset the steady peak is unknown."""
+
+    def __init__(self) -> None:
+        self.resets = reset_peak_rss()
+        self.source = "cpu-peak-rss" if self.resets else "cpu-peak-rss-process"
+        self.warmup_bytes = 0
+        self.steady_known = False
+
+    def after_warmup(self) -> None:
+        self.warmup_bytes = peak_rss_bytes()
+        self.steady_known = self.resets and reset_peak_rss()
+
+    def read(self) -> PeakMemory:
+        now = peak_rss_bytes()
+        return PeakMemory(
+            steady_bytes=now if self.steady_known else None,
+            run_bytes=max(now, self.warmup_bytes),
+            reserved_bytes=None,
+            source=self.source,
+        )

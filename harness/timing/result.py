@@ -43,11 +43,14 @@ class TimingResult:
     samples_per_s: float  # batch_size / median_s
     timed_s: float  # sum of the samples
     window_s: float  # wall clock from begin_window to end_window
-    peak_memory_bytes: int | None
+    peak_memory_bytes: int | None  # = peak_memory_run_bytes (the key records always had)
     peak_memory_source: str  # "cuda-max-allocated", "cpu-peak-rss" or "cpu-peak-rss-process"
     memory_estimate_bytes: int | None  # CPU pre-check estimate
     final_loss: float
     torch_version: str
+    peak_memory_steady_bytes: int | None = None  # timed steps only (reset after the warm-up)
+    peak_memory_run_bytes: int | None = None  # the whole attempt: build, warm-up, timed steps
+    peak_reserved_bytes: int | None = None  # CUDA caching allocator's reserved peak (run)
     notes: tuple[str, ...] = ()
     window: Any = field(default=None, compare=False)
 

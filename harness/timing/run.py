@@ -25,6 +25,7 @@ from harness.timing.loop import (
     timed_window,
     warm_up,
 )
+from harness.timing.memory import PeakMemory
 from harness.timing.request import (
     StepBudget,
     TimingRequest,
@@ -124,7 +125,7 @@ def _run_once(
     """One attempt at `batch_size`: build, warm up, time the window, read memory."""
     runtime, budget = run.runtime, run.budget
     with runtime.activate():
-        read_peak = runtime.start_peak_memory()
+        memory = runtime.start_peak_memory()
         prepared = prepare_step(
             run.arch, run.request, run.plan, runtime.device, batch_size, wrap_model
         )
@@ -132,6 +133,7 @@ def _run_once(
         settle = runtime.settles_warmup and not budget.exact_steps  # DDP ranks agree on steps
         with compile_failures_as_errors(run.request.compile_mode):
             warm = warm_up(prepared.step, clock, budget.warmup_steps, settle=settle)
+        memory.after_warmup()  # the timed steps' own peak, without warm-up and trial workspaces
         bar = progress_bar(
             total=expected_steps(warm, budget),
             desc=f"timing {run.arch.name}",
@@ -151,7 +153,7 @@ def _run_once(
         finally:
             bar.close()
         final_loss = float(window.final_loss.detach().float())
-        peak, peak_source = read_peak()
+        peak_memory = memory.read()
         device_name = runtime.name()
     return _record(
         run,
@@ -160,7 +162,7 @@ def _run_once(
         warm,
         window,
         final_loss=final_loss,
-        peak_memory=(peak, peak_source),
+        peak_memory=peak_memory,
         device_name=device_name,
         notes=notes,
     )
@@ -174,7 +176,7 @@ def _record(
     window: TimedWindow,
     *,
     final_loss: float,
-    peak_memory: tuple[int, str],
+    peak_memory: PeakMemory,
     device_name: str,
     notes: tuple[str, ...],
 ) -> TimingResult:
@@ -220,11 +222,14 @@ def _record(
         samples_per_s=batch_size / stats.median_s,
         timed_s=math.fsum(samples),
         window_s=window.wall_s,
-        peak_memory_bytes=peak_memory[0],
-        peak_memory_source=peak_memory[1],
+        peak_memory_bytes=peak_memory.run_bytes,
+        peak_memory_source=peak_memory.source,
         memory_estimate_bytes=run.memory_estimate,
         final_loss=final_loss,
         torch_version=torch.__version__,
+        peak_memory_steady_bytes=peak_memory.steady_bytes,
+        peak_memory_run_bytes=peak_memory.run_bytes,
+        peak_reserved_bytes=peak_memory.reserved_bytes,
         notes=notes,
         window=window.measurement,
     )

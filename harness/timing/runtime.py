@@ -4,7 +4,9 @@ A runtime gives the step clock, the thread policy, the peak-memory reading and t
 name, so the set-up and the step loops run the same code on both.
 
 - CUDA: warm-up continues until step times settle (kernel selection, cudnn.benchmark and the
-  caching allocator make the first steps slow); peak memory is `torch.cuda.max_memory_allocated`.
+  caching allocator make the first steps slow); peak memory is `torch.cuda.max_memory_allocated`
+  over the timed steps (reset after the warm-up) and over the whole attempt, and the
+  allocator's reserved peak.
 - CPU: the torch thread count is fixed for the run and recorded; the batch's estimated memory
   is checked against what is available before anything is built; peak memory is the process's
   resident high-water mark.
@@ -13,7 +15,7 @@ name, so the set-up and the step loops run the same code on both.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -22,9 +24,15 @@ import torch
 from harness.errors import ConfigurationError
 from harness.hardware.devices import cpu_identity
 from harness.timing.clock import CudaEventClock, PerfCounterClock, StepClock
-from harness.timing.memory import peak_rss_bytes, reset_peak_rss
+from harness.timing.memory import CpuPeakMemory, CudaPeakMemory, PeakMemory
 
-PeakReader = Callable[[], tuple[int, str]]  # (bytes, source)
+
+class PeakMemoryTracker(Protocol):
+    """Started before the model is built; told when the warm-up ends; read after the window."""
+
+    def after_warmup(self) -> None: ...
+
+    def read(self) -> PeakMemory: ...
 
 
 class DeviceRuntime(Protocol):
@@ -40,7 +48,7 @@ class DeviceRuntime(Protocol):
 
     def clock(self) -> StepClock: ...
 
-    def start_peak_memory(self) -> PeakReader: ...
+    def start_peak_memory(self) -> PeakMemoryTracker: ...
 
     def name(self) -> str: ...
 
@@ -79,10 +87,8 @@ class CudaRuntime:
     def clock(self) -> StepClock:
         return CudaEventClock(self.device)
 
-    def start_peak_memory(self) -> PeakReader:
-        torch.cuda.synchronize(self.device)
-        torch.cuda.reset_peak_memory_stats(self.device)
-        return lambda: (int(torch.cuda.max_memory_allocated(self.device)), "cuda-max-allocated")
+    def start_peak_memory(self) -> PeakMemoryTracker:
+        return CudaPeakMemory(self.device)
 
     def name(self) -> str:
         return torch.cuda.get_device_name(self.device)
@@ -109,9 +115,8 @@ class CpuRuntime:
     def clock(self) -> StepClock:
         return PerfCounterClock()
 
-    def start_peak_memory(self) -> PeakReader:
-        source = "cpu-peak-rss" if reset_peak_rss() else "cpu-peak-rss-process"
-        return lambda: (peak_rss_bytes(), source)
+    def start_peak_memory(self) -> PeakMemoryTracker:
+        return CpuPeakMemory()
 
     def name(self) -> str:
         return cpu_identity()[0] or "CPU"

@@ -3,7 +3,7 @@ precision and compile settings, and a retry at half the batch after running out 
 
 Bad input fails before anything large is allocated: on CPU, a batch whose estimated memory
 (parameters, gradients, optimizer state, saved activations measured on the meta device)
-exceeds what is available is refused with the largest batch that fits. A CUDA out-of-memory
+exceeds what is available is refused with the largest batch that fits. An out-of-memory
 error retries at half the batch, says so, and the record keeps the batch actually used.
 """
 
@@ -25,6 +25,7 @@ from harness.hardware.devices import available_memory_bytes
 from harness.hardware.precision import PrecisionPlan, autocast, grad_scaler
 from harness.timing.loop import TrainingStep
 from harness.timing.memory import MemoryEstimate, check_cpu_memory, estimate_training_memory
+from harness.timing.out_of_memory import is_out_of_memory
 from harness.timing.request import TimingRequest
 
 T = TypeVar("T")
@@ -63,14 +64,17 @@ def retry_out_of_memory(
     notes: tuple[str, ...] = (),
     retry: bool = True,
 ) -> T:
-    """`attempt(batch, notes)`; after an out-of-memory error, again at half the batch."""
+    """`attempt(batch, notes)`; after an out-of-memory error (`is_out_of_memory`: cuBLAS and
+    cuDNN allocation failures and compiler-wrapped ones too), again at half the batch."""
     collected = list(notes)
     bs = batch_size
     while True:
         try:
             return attempt(bs, tuple(collected))
-        except torch.OutOfMemoryError:
-            pass  # leave the handler first: its traceback holds the failed attempt's tensors
+        except Exception as exc:
+            if isinstance(exc, HarnessError) or not is_out_of_memory(exc):
+                raise
+        # out of the handler now: its traceback held the failed attempt's tensors
         gc.collect()
         release_cache()
         if not retry or bs == 1:
@@ -192,11 +196,11 @@ def compile_failures_as_errors(compile_mode: str | None) -> Iterator[None]:
     """A torch.compile failure (raised by the first steps) as a one-line configuration error."""
     try:
         yield
-    except (torch.OutOfMemoryError, HarnessError):
+    except HarnessError:
         raise
     except Exception as exc:
-        if compile_mode is None:
-            raise
+        if compile_mode is None or is_out_of_memory(exc):
+            raise  # out of memory inside a compiled graph: the batch retry handles it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ConfigurationError(
             f"torch.compile(mode={compile_mode!r}) failed: {type(exc).__name__}: {first}; "

@@ -33,6 +33,7 @@ def test_options_become_measure_options():
         (["measure", "resnet18", "--tiny", "--no-store", "--host-share", "2"], "(0, 1]"),
         (["measure", "resnet18", "--tiny", "--no-store", "--cooldown", "-5"], "cool-down"),
         (["measure", "--suite", "smoke", "--cooldown", "5"], "apply to a single run"),
+        (["measure", "resnet18", "--tiny", "--no-store", "--host-share", "0.5"], "CPU run"),
     ],
 )
 def test_bad_or_misplaced_options_are_one_line(capsys, argv, message):

@@ -69,9 +69,14 @@ def test_cool_down_of_a_gpu_through_nvml_and_none_on_cpu():
         temperature=lambda t: temps[min(int(t), 3)],
     )
     r = cool_down_device(
-        "cuda:0", CooldownSettings(), nvml=fake, cuda=FakeCuda(), show_progress=False, now=vclock.now,
+        "cuda:0",
+        CooldownSettings(),
+        nvml=fake,
+        cuda=FakeCuda(),
+        show_progress=False,
+        now=vclock.now,
         sleep=vclock.sleep,
-    )  # fmt: skip
+    )
     assert r.polls == 3 and r.end_temperature_c == 49 and r.device == "cuda:0"
     assert r.to_dict()["waited_s"] == pytest.approx(3.0)
     assert cool_down_device("cpu", CooldownSettings()) is None
@@ -83,3 +88,18 @@ def test_bad_cool_down_settings_are_one_line_errors():
         CooldownSettings(max_s=-1)
     with pytest.raises(ConfigurationError, match="cool-down temperature"):
         CooldownSettings(target_c=500)
+
+
+def test_a_gpu_the_device_mapping_cannot_place_is_not_waited_for(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")  # cuda:0 is not NVML's GPU 0 here
+    vclock = VirtualClock()
+    fake = FakeNvml(PowerTrace.read_csv(DATA / "power_constant_300w.csv"), vclock, count=4)
+    stranger = FakeCuda(SimpleNamespace(name="NVIDIA H100 80GB HBM3", uuid="not-this-one"))
+    slept = []
+    r = cool_down_device(
+        "cuda:0", CooldownSettings(), nvml=fake, cuda=stranger, show_progress=False,
+        sleep=slept.append,
+    )  # fmt: skip
+    assert r.waited_s == 0.0 and slept == [] and r.note.startswith("no cool-down: ")

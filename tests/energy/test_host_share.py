@@ -8,7 +8,7 @@ from harness.energy import PowerTrace, VirtualClock, make_energy_monitor
 from harness.energy.host_share import host_share
 from harness.errors import ConfigurationError
 
-from .fakes import DATA, FakeNvml
+from .fakes import DATA, FakeCuda, FakeNvml
 
 
 def _powercap(root):
@@ -26,7 +26,9 @@ def _powercap(root):
 def test_gpu_run_records_its_share_of_the_host(tmp_path, gpus, share, basis):
     clock = VirtualClock()
     fake = FakeNvml(PowerTrace.read_csv(DATA / "power_constant_300w.csv"), clock, count=gpus)
-    mon = make_energy_monitor("cuda:0", nvml=fake, idle_s=0.0, rapl_root=_powercap(tmp_path))
+    mon = make_energy_monitor(
+        "cuda:0", nvml=fake, cuda=FakeCuda(), idle_s=0.0, rapl_root=_powercap(tmp_path)
+    )
     with mon:
         mon.begin_window("w")
         m = mon.end_window("w")
@@ -41,7 +43,9 @@ def test_the_share_can_be_set_and_a_bad_one_is_refused(tmp_path):
     clock = VirtualClock()
     fake = FakeNvml(PowerTrace.read_csv(DATA / "power_constant_300w.csv"), clock, count=8)
     root = _powercap(tmp_path)
-    mon = make_energy_monitor("cuda:0", nvml=fake, idle_s=0.0, rapl_root=root, host_share=0.5)
+    mon = make_energy_monitor(
+        "cuda:0", nvml=fake, cuda=FakeCuda(), idle_s=0.0, rapl_root=root, host_share=0.5
+    )
     mon.begin_window("w")
     m = mon.end_window("w")
     assert m.host_energy_share == 0.5 and "--host-share" in m.host_energy_share_basis

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from harness.errors import ConfigurationError, DeviceUnavailableError
+from harness.hardware.peaks import peak_figures
 from harness.launch.torchrun import check_backend, describe_failures
 from harness.pipeline.aggregate import aggregate
 from harness.pipeline.config import MeasurementConfig
@@ -70,7 +71,7 @@ def _launch(tmp_path: Path, model: Path, *extra: str, timeout_s: int = 300, env_
 def test_two_gloo_ranks_under_torchrun_give_one_gathered_record(tmp_path):
     proc = _launch(tmp_path, _model_file(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     d = record["timing"]["distributed"]
     assert record["status"] == "ok"
     assert d["world_size"] == 2 and d["backend"] == "gloo"
@@ -100,7 +101,7 @@ def test_a_failing_rank_ends_every_rank_and_is_named(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "60"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     assert "rank 1 failed" in record["error"] and "rank one cannot build" in record["error"]
 
@@ -112,7 +113,7 @@ def test_a_hanging_rank_times_out_on_the_collective(tmp_path):
         tmp_path, _model_file(tmp_path, fault), env_extra={"HARNESS_COLLECTIVE_TIMEOUT_S": "15"}
     )
     assert proc.returncode == 1
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["records"][0]
     assert record["status"] == "error"
     # rank 0 gives up on the collective; rank 1 never reports
     assert "rank 1 did not report" in record["error"]
@@ -236,7 +237,7 @@ def test_launch_removes_the_run_folder_it_made_and_keeps_a_given_one(tmp_path, m
 
     seen = []
 
-    def collect(cmd, run_dir, config, *, timeout_s, world):
+    def collect(cmd, run_dir, config, *, timeout_s, world, output=None):
         assert (run_dir / "config.json").exists()
         seen.append((run_dir, timeout_s))
 
@@ -292,3 +293,16 @@ def test_gathered_record_names_the_ranks_that_ended_throttled(tmp_path, monkeypa
     hot["energy"] = {**hot["energy"], "throttled_at_end": ["cuda:1: hw_thermal_slowdown"]}
     rec = aggregate(config, [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), hot], None, backend="gloo")
     assert rec.energy["throttled_at_end"] == ["rank 1: cuda:1: hw_thermal_slowdown"]
+
+
+def test_the_gathered_burden_bills_the_ranks_that_reported(tmp_path, monkeypatch):
+    """processors = ranks actually measured: a configuration that says 4 but whose gathered
+    figures come from 2 ranks bills 2, and the device-hours are 2 x the run time."""
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path))
+    path = _model_file(tmp_path)
+    config = MeasurementConfig(f"{path}:net", batch_size=4, input_shape=(1, 3, 8, 8), world_size=4)
+    ranks = [_rank(0, 0.1, 0.08, 10.0, "h/gpu0"), _rank(1, 0.1, 0.08, 10.0, "h/gpu1")]
+    peak = {**peak_figures("cpu", "fp32", measure=False), "burden_peak_flop_per_s": 1e9}
+    b = aggregate(config, ranks, None, backend="gloo", peak=peak).burden
+    assert b["processors"] == 2
+    assert b["burden_per_step_flop"] == pytest.approx(2 * 1e9 * 0.1)

@@ -243,3 +243,18 @@ def test_measure_options_cool_down_defaults_are_the_cooldown_modules():
         DEFAULT_COOLDOWN_MAX_S,
         DEFAULT_COOLDOWN_TEMP_C,
     )
+
+
+def test_a_world_size_above_one_is_never_measured_in_one_process_and_billed(mlp_config):
+    """A data-parallel configuration runs under torchrun; one process cannot stand in for it
+    (its burden and dollars would bill processors that never ran)."""
+    config = dataclasses.replace(mlp_config, world_size=2)
+    record = measure(config, options=QUICK)
+    assert record.status == "error" and not record.burden
+    assert "world_size 2 is measured under torchrun" in record.error
+    assert "--nproc-per-node 2" in record.error and "\n" not in record.error
+
+
+def test_the_burden_bills_the_processes_that_ran(mlp_config):
+    record = measure(mlp_config, options=QUICK)
+    assert record.ok and record.burden["processors"] == 1

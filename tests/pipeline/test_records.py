@@ -39,17 +39,22 @@ CHANGED = {
     "world_size": 2,
     "input_shape": (1, 3, 8, 8),
     "vocab": 100,
+    "price_per_cpu_hour": 0.5,
 }
 
 
-def test_every_field_enters_the_key():
+def test_every_field_but_the_conversions_enters_the_key():
     base = MeasurementConfig("resnet18")
     assert set(CHANGED) == {f.name for f in dataclasses.fields(MeasurementConfig)}
+    measured = {k: v for k, v in CHANGED.items() if k not in config_module.CONVERSION_FIELDS}
     keys = {base.key()}
-    for name, value in CHANGED.items():
+    for name, value in measured.items():
         keys.add(base.replace(**{name: value}).key())
-    assert len(keys) == len(CHANGED) + 1
+    assert len(keys) == len(measured) + 1
     assert MeasurementConfig("resnet18").key() == base.key()
+    # country, PUE and prices are applied to a stored row again: one key for all of them
+    conversions = {k: CHANGED[k] for k in config_module.CONVERSION_FIELDS}
+    assert len(conversions) == 4 and base.replace(**conversions).key() == base.key()
 
 
 def test_key_includes_harness_version_and_device_model(monkeypatch):

@@ -49,7 +49,7 @@ def test_typed_views_read_the_old_sections(tmp_path):
         assert r.burden_view.energy_provenance == r.burden["energy_provenance"]
         h = headline(r)
         assert h["step_ms"] == r.timing["median_s"] * 1e3
-        assert len(figure_rows(r)) == 19
+        assert len(figure_rows(r)) == 21  # CO2e in kg and lbs by both routes
 
 
 def test_views_of_empty_sections_are_all_none():

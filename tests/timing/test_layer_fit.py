@@ -67,7 +67,7 @@ def test_time_command_labels_the_truncated_timing(capsys):
             ]
         )
     assert rc == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["summary"]
     assert doc["scaled_from_layers"] == "1 of 2"
     assert doc["scaled_median_s"] == pytest.approx(2 * doc["timing"]["median_s"])
 

@@ -50,7 +50,9 @@ def test_cli_time_json(net_file, capsys):
         ]
     )
     assert rc == 0
-    out = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "harness.measurement/1" and doc["command"] == "time"
+    out = doc["summary"]
     t = out["timing"]
     assert t["batch_size"] == 4 and t["steps"] == 3 and t["device"] == "cpu"
     assert t["samples_per_s"] == pytest.approx(4 / t["median_s"])
@@ -100,3 +102,15 @@ def test_cli_bad_input_is_one_line_error(net_file, capsys, extra, words):
     err = capsys.readouterr().err
     assert err.startswith("harness time: error:") and words in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_time_peak_seconds_sets_the_sustained_run(net_file, capsys):
+    args = ["time", net_file, "--input-shape", "1,3,8,8", "--device", "cpu", "--batch", "2"]
+    quick = ["--steps", "2", "--min-seconds", "0", "--warmup", "1", "--threads", "1"]
+    rc = main([*args, *quick, "--no-flops", "--json", "--peak-seconds", "0.04"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)["summary"]
+    assert "sustained" in out["matmul_peak"]["source"]
+    assert main([*args, "--peak-seconds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness time: error:") and "--peak-seconds" in err
