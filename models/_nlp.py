@@ -133,6 +133,11 @@ def hf_builder(config_class: str, model_class: str, **config: Any) -> Callable[[
             return getattr(transformers, model_class)(cfg)
 
     build.__name__ = f"build_{model_class}"
+    # the same model with some configuration values changed (fewer layers: harness.arch.variants)
+    build.with_config = lambda **changes: hf_builder(  # type: ignore[attr-defined]
+        config_class, model_class, **{**config, **changes}
+    )
+    build.config = dict(config)  # type: ignore[attr-defined]
     return build
 
 

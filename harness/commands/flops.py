@@ -61,16 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top", type=int, default=15, help="rows of the --by op breakdown (default 15)"
     )
     parser.add_argument("--tiny", action="store_true", help="the tiny variant (CPU tests)")
-    parser.add_argument(
-        "--causal-half",
-        action="store_true",
-        help="count causal attention as half of full attention (default: full)",
-    )
-    parser.add_argument(
-        "--attention-recompute",
-        action="store_true",
-        help="add the QK^T recomputation of fused attention backward kernels",
-    )
+    _add_convention_options(parser)
     parser.add_argument("--strict", action="store_true", help="fail on operators without a formula")
     parser.add_argument(
         "--fvcore",
@@ -99,6 +90,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_timeout_option(parser)
 
 
+def _add_convention_options(parser: argparse.ArgumentParser) -> None:
+    """How attention and recomputation are counted (conventions that differ between tools)."""
+    parser.add_argument(
+        "--causal-half",
+        action="store_true",
+        help="count causal attention as half of full attention (default: full)",
+    )
+    parser.add_argument(
+        "--attention-recompute",
+        action="store_true",
+        help="add the QK^T recomputation of fused attention backward kernels",
+    )
+    parser.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="transformers models: count the backward with each block's forward recomputed",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.commands._preflight import check_example, check_vocab
     from harness.counting.request import FlopsRequest, resolve_request
@@ -120,7 +130,32 @@ def run(args: argparse.Namespace) -> int:
         return _count(args, request, arch)
 
 
+def _per_token(name: str, result):
+    """A decoder language model's per-token training FLOPs beside 6N and 6N + 12LHQT."""
+    from harness.arch.decoders import decoder_facts
+    from harness.counting.per_token import per_token_training
+
+    facts = decoder_facts(name)
+    return per_token_training(result, facts) if facts is not None and result.train else None
+
+
+def _json(result, tree, per_token) -> str:
+    """The count as strict JSON, with the module tree and a decoder's per-token section."""
+    from harness.console import to_json as strict_json
+
+    d = result.to_dict()
+    if tree is not None:
+        d["module_tree"] = tree.to_dict()
+    if per_token is not None:
+        d["per_token_training"] = per_token.to_dict()
+    return strict_json(d, indent=2)
+
+
 def _request(args: argparse.Namespace, request_class: type) -> object:
+    from harness.arch.decoders import decoder_facts
+
+    if not args.train and decoder_facts(args.name) is not None:
+        args.train = True  # a decoder's per-token section is a training count
     return request_class(
         name=args.name,
         batch=args.batch,
@@ -137,6 +172,7 @@ def _request(args: argparse.Namespace, request_class: type) -> object:
         fvcore_max_params=int(args.fvcore_max_params),
         method=args.method,
         cache=not args.no_cache,
+        activation_checkpointing=args.activation_checkpointing,
     )
 
 
@@ -151,15 +187,20 @@ def _count(args: argparse.Namespace, request, arch) -> int:
         breakdown_rows,
         fvcore_family_rows,
         summary_rows,
-        to_json,
     )
 
     result = count_request(request)
     tree = record_module_tree(arch, result, depth=args.depth) if args.by == "module" else None
+    per_token = _per_token(args.name, result)
     if args.json:
-        print(to_json(result, module_tree=tree.to_dict() if tree else None))
+        print(_json(result, tree, per_token))
         return 0
     print_table(summary_rows(result), list(SUMMARY_COLUMNS))
+    if per_token is not None:
+        from harness.counting.per_token import PER_TOKEN_COLUMNS, per_token_rows
+
+        print()
+        print_table(per_token_rows(per_token), list(PER_TOKEN_COLUMNS))
     if result.fvcore is not None:
         print()
         print_table(fvcore_family_rows(result), list(FVCORE_COLUMNS))

@@ -20,6 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="leave out the published points, the paper's fits and the extrapolation table",
     )
     add_published_from(p)
+    p.add_argument(
+        "--published-runs",
+        action="store_true",
+        help="add the published training runs (harness audit --all; counts each zoo model, "
+        "about a minute)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         include_published=not args.no_published,
         published_from=args.published_from,
+        run_audits=_audits(args),
     )
     print(f"html:     {paths.html}")
     print(f"markdown: {paths.markdown}")
@@ -40,3 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
         webbrowser.open(paths.html.resolve().as_uri())
     return 0
+
+
+def _audits(args: argparse.Namespace) -> list | None:
+    if not args.published_runs:
+        return None
+    from harness.analysis.audit_inputs import audit_all
+
+    return audit_all(db=args.db)

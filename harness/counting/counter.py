@@ -59,13 +59,13 @@ class _CausalSdpaRoute:
         if not self.route:
             return None
         q, k, v = given.get("query"), given.get("key"), given.get("value")
+        k, v = _repeat_kv_heads(q, k), _repeat_kv_heads(q, v)
         fusable = (
             all(isinstance(t, torch.Tensor) for t in (q, k, v))
             and q.dim() == 4 == k.dim() == v.dim()
             and q.shape[-1] == k.shape[-1] == v.shape[-1]
             and q.shape[1] == k.shape[1] == v.shape[1]
             and given.get("attn_mask") is None
-            and not given.get("enable_gqa", False)
             and (q.device.type == "meta" or type(q).__name__ == "FakeTensor")
         )
         if not fusable:
@@ -77,6 +77,17 @@ class _CausalSdpaRoute:
             q, k, v, dropout, True, scale=given.get("scale")
         )
         return out[0]
+
+
+def _repeat_kv_heads(q: Any, kv: Any) -> Any:
+    """Grouped-query attention: K or V with its heads repeated to the query's (what SDPA's
+    enable_gqa computes), so the fused causal kernel sees the same shapes; the matmul work of
+    attention is per query head either way."""
+    if not (isinstance(q, torch.Tensor) and isinstance(kv, torch.Tensor)):
+        return kv
+    if q.dim() != 4 or kv.dim() != 4 or kv.shape[1] == q.shape[1] or q.shape[1] % kv.shape[1]:
+        return kv
+    return kv.repeat_interleave(q.shape[1] // kv.shape[1], dim=1)
 
 
 class _MetaMemo:

@@ -12,6 +12,7 @@ from torch import nn
 from harness.arch.spec import Architecture, Batch
 from harness.counting.build import build_model, fake_mode, make_batch, param_counts
 from harness.counting.counter import FlopCounter
+from harness.counting.moe import COUNTING_NOTE, nominal_routing
 from harness.counting.probes import RcnnProbe
 from harness.counting.record import CountingError, DetectionBreakdown
 from harness.errors import ConfigurationError
@@ -99,6 +100,13 @@ def run_method(arch: Architecture, method: str, settings: CountSettings) -> Meth
 
 
 def _run_method(arch: Architecture, method: str, settings: CountSettings) -> MethodRun:
+    with contextlib.ExitStack() as routing:  # MoE blocks at nominal top-k while counting
+        return _count_model(arch, method, settings, routing)
+
+
+def _count_model(
+    arch: Architecture, method: str, settings: CountSettings, routing: contextlib.ExitStack
+) -> MethodRun:
     s = settings
     fake = fake_mode() if method == "fake" else None
     mode_ctx = fake if fake is not None else contextlib.nullcontext()
@@ -107,6 +115,7 @@ def _run_method(arch: Architecture, method: str, settings: CountSettings) -> Met
     try:
         model = build_model(arch, method, s.tiny, s.real_max_params, fake)
         params, trainable = param_counts(model)
+        moe_blocks = routing.enter_context(nominal_routing(model))
         stage = "making the example batch"
         batch = make_batch(arch, method, s.batch_size, s.size, s.tiny, fake)
         counter = FlopCounter(
@@ -117,7 +126,7 @@ def _run_method(arch: Architecture, method: str, settings: CountSettings) -> Met
         rcnn = RcnnProbe(model)
         with mode_ctx, torch.no_grad(), rcnn, counter:
             arch.forward(model, batch)
-        notes: list[str] = []
+        notes: list[str] = [COUNTING_NOTE] if moe_blocks else []
         detection = None
         if rcnn.active:
             stage = "the R-CNN budget breakdown"

@@ -31,6 +31,7 @@ class FlopsRequest:
     fvcore_max_params: int = 200_000_000
     method: str | None = None  # one method only; None: the whole ladder
     cache: bool = False  # reuse a stored count on real tensors (harness.counting.cache)
+    activation_checkpointing: bool = False  # transformers models: the recompute is counted
 
     @property
     def size(self) -> int | None:
@@ -82,6 +83,10 @@ def _check_input_shape(req: FlopsRequest) -> None:
 def count_request(req: FlopsRequest) -> FlopCount:
     """Check the request against its architecture, then count it."""
     arch = resolve_request(req)
+    if req.activation_checkpointing:
+        from harness.arch.variants import with_activation_checkpointing
+
+        arch = with_activation_checkpointing(arch)
     return count_flops(
         arch,
         batch_size=req.batch_size,

@@ -304,6 +304,11 @@ def timing_section(
         measured_peak_flop_per_s=peak["measured_flop_per_s"],
         devices=devices,
     ).to_dict()
+    from harness.cost.decoder_mfu import decoder_mfu
+
+    section["utilisation"].update(  # decoders: MFU by counted FLOPs and by PaLM's formula
+        decoder_mfu(counts, section["median_s"], peak["datasheet_flop_per_s"], devices)
+    )
     section["peak"] = peak
     return section
 

@@ -205,6 +205,10 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
         if key == "usd_per_run":
             unit_text = f"USD (per {h['price_unit']})"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
+    util = (record.timing or {}).get("utilisation") or {}  # decoders: harness.cost.decoder_mfu
+    for key, label in (("mfu_counted", "MFU (counted fwd + bwd)"), ("mfu_palm", "MFU (PaLM)")):
+        if util.get(key) is not None:
+            rows.append({"figure": label, "value": 100 * util[key], "unit": "% (datasheet peak)"})
     return rows
 
 

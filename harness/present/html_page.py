@@ -75,6 +75,9 @@ def render_html(p: Page) -> str:
         if p.proj_cells
         else "<p>No fit to extrapolate.</p>"
     )
+    if p.runs_cells:
+        h.append("<h2>Published training runs (harness audit)</h2>")
+        h.append(html_table(p.runs_headers, p.runs_cells, "sortable"))
     h.append("<h2>Bases of the projected figures</h2>")
     h.append(html_table([b[0] for b in BASIS], p.basis_cells) if p.basis_cells else "<p>None.</p>")
     h += [f"<p>Paper's conversion: {esc(b)}</p>" for b in p.paper_bases]

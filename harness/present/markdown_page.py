@@ -55,6 +55,9 @@ def render_markdown(p: Page) -> str:
     md += [
         markdown_table(p.proj_headers, p.proj_cells) if p.proj_cells else "No fit to extrapolate."
     ]
+    if p.runs_cells:
+        md += ["", "## Published training runs (harness audit)", ""]
+        md += [markdown_table(p.runs_headers, p.runs_cells)]
     md += ["", "## Figures", ""]
     md += [
         f"- [{_link_text(c)}]({md_link(png)}) ([SVG]({md_link(svg)}))" for c, png, svg in p.figures

@@ -4,7 +4,7 @@ measurement table's columns with the basis of each cell, and the page's sections
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.console import fmt_num
@@ -79,3 +79,5 @@ class Page:
     basis_cells: list[list[tuple]]
     paper_bases: list[str]
     notes: list[str]
+    runs_headers: list[str] = field(default_factory=list)  # published training runs (audits)
+    runs_cells: list[list[tuple]] = field(default_factory=list)

@@ -183,8 +183,11 @@ def write_report(
     *,
     include_published: bool = True,
     published_from: str | None = None,
+    run_audits: list | None = None,
 ) -> ReportPaths:
     """Write report.html, report.md and figures/ (PNG + SVG) under `out_dir` (default reports/).
+
+    `run_audits` (harness.analysis.audit_inputs.audit_all) adds the published-runs section.
 
     Figures first, then both pages together, every file atomically: a failure (a full disk)
     is a one-line HarnessError and leaves the previous report.html and report.md whole.
@@ -199,6 +202,16 @@ def write_report(
     paper = _paper_fits(include_published, notes, published_from)
     figures = _figures(ok, paper, fig_dir, notes)
     page = _page(db_path, rows, paper, figures, out, notes)
+    if run_audits:  # published training runs: `harness audit --all` as a section and a figure
+        from dataclasses import replace
+
+        from harness.present.runs_section import CAPTION, runs_figure, runs_table
+
+        paths = runs_figure(run_audits, fig_dir / "published_runs")
+        figures.append((CAPTION, paths))
+        headers, cells = runs_table(run_audits)
+        shown = [(CAPTION, paths[0].relative_to(out), paths[1].relative_to(out))]
+        page = replace(page, runs_headers=headers, runs_cells=cells, figures=page.figures + shown)
     html_path, md_path = out / "report.html", out / "report.md"
     write_files({html_path: render_html(page), md_path: render_markdown(page)}, _HINT)
     return ReportPaths(html_path, md_path, [p for _, ps in figures for p in ps])

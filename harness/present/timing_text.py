@@ -142,4 +142,11 @@ def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"figure": "MFU (measured peak)", "value": f"{util['mfu_measured']:.1%}"})
     elif util.get("mfu_measured_note"):
         rows.append({"figure": "MFU (measured peak)", "value": "withheld (> 1: see note)"})
+    for key, label in (("mfu_counted", "counted fwd+bwd"), ("mfu_palm", "6N + 12LHQT, PaLM")):
+        if util.get(key) is not None:
+            rows.append({"figure": f"MFU ({label})", "value": f"{util[key]:.1%}"})
+    if doc.get("scaled_from_layers"):
+        rows.append({"figure": "scaled_from_layers", "value": doc["scaled_from_layers"]})
+        scaled = _ms(doc["scaled_median_s"])
+        rows.append({"figure": "median step (scaled by layers)", "value": scaled})
     return rows

@@ -20,6 +20,7 @@ from harness.arch.registry import list_architectures
 from harness.arch.spec import Architecture
 from harness.counting.build import build_meta
 from harness.counting.count import count_flops
+from harness.counting.moe import nominal_routing
 
 # Ops whose FLOP formula in torch.utils.flop_counter is 2 x our MACs by the same convention.
 AGREED_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution"})
@@ -48,6 +49,11 @@ def _torch_flops(arch: Architecture, batch_size: int) -> tuple[dict[str, dict[st
     and whether the model has a grouped convolution."""
     model = build_meta(arch, tiny=True)
     batch = arch.example_batch(batch_size, tiny=True, device="meta")
+    with nominal_routing(model):  # MoE blocks at top-k routing, as our counter runs them
+        return _torch_flops_of(arch, model, batch)
+
+
+def _torch_flops_of(arch: Architecture, model: nn.Module, batch) -> tuple[dict, bool]:
     model.eval()
     with FlopCounterMode(display=False) as m, torch.no_grad():
         arch.forward(model, batch)

@@ -19,7 +19,8 @@ from models.nets.bilstm_crf import CRF, BiLSTMCRF
 from models.nets.gnmt import GNMT
 from models.nets.transformer import TransformerNMT
 
-NLP = [a.name for a in list_architectures(domain="nlp")]
+# the benchmark networks; decoder language models (no benchmark) are tested in test_zoo_lm.py
+NLP = [a.name for a in list_architectures(domain="nlp") if a.benchmark is not None]
 
 
 def meta_params(name: str) -> int:
