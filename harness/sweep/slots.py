@@ -21,9 +21,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.energy.host_share import GPUS_IN_USE_ENV
 from harness.errors import ConfigurationError, DeviceUnavailableError
 
-GPUS_IN_USE_ENV = "HARNESS_GPUS_IN_USE"
 SLOT_ENV = "HARNESS_POOL_SLOT"
 
 
