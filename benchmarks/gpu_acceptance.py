@@ -4,7 +4,8 @@ or SKIP, and a non-zero exit on any FAIL. No network; under 8 minutes on one GPU
 Checks (each against a second method written here, not against the harness itself):
 
 - device mapping: a child process with CUDA_VISIBLE_DEVICES set to the last GPU (PCI order)
-  writes a record that names that GPU's UUID or PCI bus id as NVML reports it;
+  writes a record whose identified GPU (`device_pci_bus_id`, `device_uuid`) is that GPU's
+  PCI bus id and UUID as NVML reports them to this process;
 - counts: resnet50 and BERT-base (bert_base_squad) counted with the harness's FlopCounter on
   real CUDA tensors and on real CPU tensors, against `count_flops` (meta tensors): equal MACs
   for the inference pass, the training forward and the backward;
@@ -149,19 +150,40 @@ def check_device_mapping(s: Setup) -> Result:
     )
     if done.returncode != 0:
         return Result("FAIL", f"child exited {done.returncode}: {done.stderr.strip()[-200:]}")
-    record = _record_from(done.stdout)
-    basis = (record.get("environment") or {}).get("device_identity_basis")
-    text = json.dumps(record).lower()
-    short_bus = bus.lower().split(":", 1)[-1]  # NVML pads the domain to 8 digits, others to 4
-    named = uuid.lower().removeprefix("gpu-") in text or short_bus in text
-    what = f"GPU {last} (NVML): {uuid}, PCI {bus}"
-    if named:
-        return Result("PASS", f"record of CUDA_VISIBLE_DEVICES={last} names {what}")
-    return Result(
-        "FAIL",
-        f"record of CUDA_VISIBLE_DEVICES={last} names neither id of {what} "
-        f"(its device_identity_basis: {basis})",
-    )
+    ok, detail = same_gpu(_record_from(done.stdout), uuid, bus)
+    what = f"record of CUDA_VISIBLE_DEVICES={last} vs GPU {last} (NVML): {uuid}, PCI {bus}"
+    return Result("PASS" if ok else "FAIL", f"{what}: {detail}")
+
+
+def _bare_uuid(uuid: str) -> str:
+    """NVML writes "GPU-<uuid>", torch the bare UUID."""
+    return re.sub(r"^(gpu|mig)-", "", uuid.strip().lower())
+
+
+def same_gpu(record: dict, uuid: str, bus: str) -> tuple[bool, str]:
+    """Whether the GPU the record names (`device_pci_bus_id`, `device_uuid` in `environment` and
+    `timing.peak`) is NVML's `uuid` on `bus`: at least one id given, and every one agreeing."""
+    from harness.hardware.identity import same_bus
+
+    sections = {
+        "environment": record.get("environment") or {},
+        "timing.peak": (record.get("timing") or {}).get("peak") or {},
+    }
+    agree, differ = [], []
+    for where, facts in sections.items():
+        for key, ours, match in (
+            ("device_pci_bus_id", bus, same_bus),
+            ("device_uuid", uuid, lambda a, b: _bare_uuid(a) == _bare_uuid(b)),
+        ):
+            theirs = facts.get(key)
+            if theirs:
+                (agree if match(str(theirs), ours) else differ).append(f"{where}.{key} {theirs}")
+    basis = sections["environment"].get("device_identity_basis")
+    if differ:
+        return False, f"the record names another GPU: {', '.join(differ)} (basis {basis})"
+    if not agree:
+        return False, f"the record names no PCI bus id or UUID (device_identity_basis: {basis})"
+    return True, f"{', '.join(agree)} agree (basis {basis})"
 
 
 # --------------------------------------------------------------------------------------------

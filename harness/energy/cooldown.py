@@ -134,16 +134,16 @@ def cool_down_device(
         return None
     try:
         lib = start(nvml)
-        found = identify_cuda_device(lib, index, cuda)
+    except Exception as exc:  # no driver, no library: measure without waiting
+        return _not_cooled(index, settings, f"NVML unavailable ({error_text(exc)})")
+    try:  # NVML is shut down on every path from here, the GPU found or not
+        try:
+            found = identify_cuda_device(lib, index, cuda)
+        except Exception as exc:
+            return _not_cooled(index, settings, f"NVML unavailable ({error_text(exc)})")
         if not found.found:
-            raise LookupError(found.reason)
+            return _not_cooled(index, settings, found.reason)
         handle = found.handle
-    except Exception as exc:  # no driver, no library, no such GPU: measure without waiting
-        return CooldownResult(
-            f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
-            f"no cool-down: NVML unavailable ({error_text(exc)})",
-        )  # fmt: skip
-    try:
         with _progress_bar(settings, show_progress) as on_poll:
             return cool_down(
                 lambda: temperature_c(lib, handle),
@@ -156,6 +156,14 @@ def cool_down_device(
     finally:
         with contextlib.suppress(Exception):
             lib.nvmlShutdown()
+
+
+def _not_cooled(index: int, settings: CooldownSettings, why: str) -> CooldownResult:
+    """No wait, saying why: the measurement goes on without a cool-down."""
+    return CooldownResult(
+        f"cuda:{index}", 0.0, 0, None, None, settings.target_c, settings.max_s, None,
+        f"no cool-down: {why}",
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

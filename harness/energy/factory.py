@@ -22,7 +22,13 @@ from typing import Any
 from harness.catalog.grid import grid_intensity
 from harness.energy.amd_smi import AmdSmiSource
 from harness.energy.codecarbon_backend import CodecarbonMonitor
-from harness.energy.host_share import HostShare, check_host_share, count_host_gpus, host_share
+from harness.energy.host_share import (
+    HostShare,
+    check_host_share,
+    count_host_gpus,
+    host_share,
+    pool_gpus_in_use,
+)
 from harness.energy.measurement import DEFAULT_MIN_WINDOW_S
 from harness.energy.monitor import CompositeMonitor, EnergyMonitor, UnavailableMonitor
 from harness.energy.nvml import NvmlSource
@@ -165,11 +171,20 @@ def rocm() -> bool:
 
 
 def share_of_host(kind: str, s: MonitorSettings) -> HostShare:
-    """One process measures one GPU: its share of the host is 1 / the host's GPUs."""
+    """One process measures one GPU: its share of the host is 1 / the host's GPUs, or, as one
+    of a device pool's N workers running at once, 1 / N."""
     if s.host_share is not None or kind != "cuda":
         return host_share(kind, override=s.host_share)
+    pool_gpus, note = pool_gpus_in_use()
     count, counted_by = count_host_gpus(s.nvml)
-    return host_share(kind, gpus_used=1, host_gpus=count, counted_by=counted_by)
+    return host_share(
+        kind,
+        gpus_used=1,
+        host_gpus=count,
+        counted_by=counted_by,
+        pool_gpus=pool_gpus,
+        note=note,
+    )
 
 
 def cpu_monitor(s: MonitorSettings) -> EnergyMonitor:

@@ -78,6 +78,12 @@ class AmdSmiLocator:
     def mig_enabled(self, handle: Any) -> bool:
         return False
 
+    def bus_id(self, handle: Any) -> str:
+        return str(self.lib.amdsmi_get_gpu_device_bdf(handle))
+
+    def uuid(self, handle: Any) -> str:
+        return str(self.lib.amdsmi_get_gpu_device_uuid(handle))
+
 
 def identify_rocm_device(
     index: int, lib: Any = None, cuda: Any = None, env: Any = None

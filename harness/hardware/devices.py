@@ -89,6 +89,8 @@ class DeviceInfo:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # how the management library's device was matched: pci | uuid | index | unknown (None: CPU)
     identity_basis: str | None = None
+    pci_bus_id: str | None = None  # the identified GPU's, as its management library reports it
+    uuid: str | None = None
     mig_slice: bool = False  # a MIG slice: a share of the GPU's SMs, and no energy of its own
 
     @property
@@ -141,6 +143,8 @@ def describe_device(device: str | torch.device | None = "cpu") -> DeviceInfo:
         processor_type=spec.name if spec else None,
         notes=tuple(notes),
         identity_basis=found.basis if found is not None else UNKNOWN,
+        pci_bus_id=found.pci_bus_id if found is not None else None,
+        uuid=found.uuid if found is not None else None,
         mig_slice=is_mig_name(name) or bool(found is not None and found.mig),
         **nvml,
         **common,

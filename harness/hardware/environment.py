@@ -68,18 +68,25 @@ def identity_basis(index: int) -> str | None:
     None where CUDA is not started in this process: a sweep's parent never starts it, and the
     match needs torch's device properties.
     """
+    found = identified_device(index)
+    return found.basis if found is not None else None
+
+
+def identified_device(index: int) -> identity.DeviceIdentity | None:
+    """The management library's GPU for cuda:index (basis, PCI bus id, UUID); None where CUDA
+    is not started in this process (see `identity_basis`)."""
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_initialized():
         return None
     if getattr(torch.version, "hip", None):
         from harness.hardware import amd_smi
 
-        return amd_smi.identify_rocm_device(index)[0].basis
+        return amd_smi.identify_rocm_device(index)[0]
     try:
         with nvml.session() as lib:
-            return nvml.identify_cuda_device(lib, index).basis
-    except Exception:
-        return identity.UNKNOWN
+            return nvml.identify_cuda_device(lib, index)
+    except Exception as exc:
+        return identity.DeviceIdentity(index, None, identity.UNKNOWN, nvml.error_text(exc))
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str | None:
@@ -127,6 +134,8 @@ def capture_environment(device: str = "cpu") -> dict[str, Any]:
         "device": device,
         "device_identity": device_identity(device),
         "device_identity_basis": None,  # how the GPU was matched: pci | uuid | index | unknown
+        "device_pci_bus_id": None,  # the matched GPU's, as NVML (amdsmi) reports it
+        "device_uuid": None,
         "python": platform.python_version(),
         "torch": _version("torch"),
         "torchvision": _version("torchvision"),
@@ -159,7 +168,10 @@ def capture_environment(device: str = "cpu") -> dict[str, Any]:
         env["gpu_count"] = torch.cuda.device_count()
         env["gpu_name"] = device_identity(f"cuda:{index}").partition("/")[2]
         env["driver"] = nvml.driver_version()
-        env["device_identity_basis"] = identity_basis(index)
+        found = identified_device(index)
+        if found is not None:
+            env["device_identity_basis"] = found.basis
+            env["device_pci_bus_id"], env["device_uuid"] = found.pci_bus_id, found.uuid
         try:
             env["cudnn"] = torch.backends.cudnn.version()
         except Exception:

@@ -49,16 +49,26 @@ class DeviceLocator(Protocol):
 
     def mig_enabled(self, handle: Any) -> bool: ...
 
+    def bus_id(self, handle: Any) -> str: ...
+
+    def uuid(self, handle: Any) -> str: ...
+
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """The library's handle of `cuda:i` and how it was found; `reason` says why when it was not."""
+    """The library's handle of `cuda:i` and how it was found; `reason` says why when it was not.
+
+    `pci_bus_id` and `uuid` name the found GPU as the library reports them (torch's, where the
+    library cannot say), so a record can be checked against `nvidia-smi` on another machine.
+    """
 
     cuda_index: int
     handle: Any
     basis: str  # one of BASES
     reason: str = ""
     mig: bool = False  # a MIG slice: the library's whole-GPU readings are not this device's
+    pci_bus_id: str | None = None  # e.g. "00000000:AF:00.0" (NVML)
+    uuid: str | None = None  # e.g. "GPU-6b5f0e1c-..." (NVML)
 
     @property
     def found(self) -> bool:
@@ -120,17 +130,17 @@ def identify(
     if bus is not None:
         handle = attempt(lambda: locator.by_pci(bus))
         if handle is not None:
-            return _found(locator, cuda_index, handle, PCI, mig_named)
+            return _found(locator, cuda_index, handle, PCI, mig_named, props)
     uuid = device_uuid(props) if props is not None else None
     if uuid is not None:
         handle = attempt(lambda: locator.by_uuid(uuid[0]))
         if handle is not None:
-            return _found(locator, cuda_index, handle, UUID, mig_named or uuid[1])
+            return _found(locator, cuda_index, handle, UUID, mig_named or uuid[1], props)
     why_not_index = _index_refused(locator, cuda_count, env)
     if why_not_index is None:
         handle = attempt(lambda: locator.by_index(cuda_index))
         if handle is not None:
-            return _found(locator, cuda_index, handle, INDEX, mig_named)
+            return _found(locator, cuda_index, handle, INDEX, mig_named, props)
         why_not_index = f"the library has no device {cuda_index}"
     tried = []
     if props is None:
@@ -162,10 +172,16 @@ def _index_refused(
 
 
 def _found(
-    locator: DeviceLocator, cuda_index: int, handle: Any, basis: str, mig: bool
+    locator: DeviceLocator, cuda_index: int, handle: Any, basis: str, mig: bool, props: Any
 ) -> DeviceIdentity:
     mig = mig or bool(attempt(lambda: locator.mig_enabled(handle)))
-    return DeviceIdentity(cuda_index, handle, basis, "", mig)
+    bus = attempt(lambda: locator.bus_id(handle)) or (pci_bus_id(props) if props else None)
+    uuid = attempt(lambda: locator.uuid(handle))
+    if not uuid and props is not None:
+        uuid = (device_uuid(props) or (None,))[0]
+    return DeviceIdentity(
+        cuda_index, handle, basis, "", mig, str(bus) if bus else None, str(uuid) if uuid else None
+    )
 
 
 def attempt(fn: Any) -> Any:

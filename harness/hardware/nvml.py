@@ -96,6 +96,12 @@ class NvmlLocator:
         current, _pending = self.nvml.nvmlDeviceGetMigMode(handle)
         return current == getattr(self.nvml, "NVML_DEVICE_MIG_ENABLE", 1)
 
+    def bus_id(self, handle: Any) -> str:
+        return text(self.nvml.nvmlDeviceGetPciInfo(handle).busId)
+
+    def uuid(self, handle: Any) -> str:
+        return text(self.nvml.nvmlDeviceGetUUID(handle))
+
 
 def identify_cuda_device(
     nvml: Any, cuda_index: int, cuda: Any = None, env: Any = None

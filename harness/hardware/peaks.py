@@ -222,6 +222,8 @@ def peak_figures(
         "device_name": info.name,
         "device_kind": info.kind,
         "device_identity_basis": info.identity_basis,  # pci | uuid | index | unknown (GPUs)
+        "device_pci_bus_id": info.pci_bus_id,  # the identified GPU's (None: not identified)
+        "device_uuid": info.uuid,
         "mig_slice": info.mig_slice,
         "datasheet_sm_share": _share(info),  # of the table row's peak (MIG slices); 1 otherwise
         "datasheet_flop_per_s": sheet,

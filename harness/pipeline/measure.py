@@ -146,7 +146,8 @@ def _run_stages(
     stages.enter("matmul peak")
     peak = _peak(device, timing, options)
     if peak.get("device_identity_basis") is not None:  # known once CUDA has started
-        sections["environment"]["device_identity_basis"] = peak["device_identity_basis"]
+        for fact in ("device_identity_basis", "device_pci_bus_id", "device_uuid"):
+            sections["environment"][fact] = peak.get(fact)
     if options.matmul_peak:
         peak = _checked_peak(peak, device, timing, counts, options)
 

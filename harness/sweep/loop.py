@@ -222,12 +222,17 @@ class _Runner:
                 self.envs[device] = {"error": one_line(f"environment capture failed: {exc}")}
         return self.envs[device]
 
-    def complete(self, rec: Measurement, job: Job) -> Measurement:
-        """A failure row still says what it was and where it ran."""
+    def complete(self, rec: Measurement, job: Job, slot: Slot | None = None) -> Measurement:
+        """A failure row still says what it was and where it ran: in a GPU pool, on the GPU its
+        worker was pinned to (its `cuda:0`), which is `cuda:<slot.gpu_index>` here."""
         if rec.ok or rec.status == "interrupted":  # no slow imports while the user waits
             return rec
         changes: dict[str, Any] = {}
-        if not rec.environment:
+        pinned = slot.pinned_gpu() if slot is not None else {}
+        if not rec.environment and pinned:
+            here = self.environment(f"cuda:{pinned['gpu_index']}")
+            changes["environment"] = {**here, "device": job.config.device, **pinned}
+        elif not rec.environment:
             changes["environment"] = self.environment(job.config.device)
         if job.architecture is None and len(rec.architecture) <= 1:
             changes["architecture"] = _describe(job.config)  # may import the zoo: failures only

@@ -177,7 +177,7 @@ def _save(
     """Save a slot's record with the pool it ran in, then drop its claim."""
     try:
         if rec.status != "interrupted":
-            rec = runner.complete(rec, job)
+            rec = runner.complete(rec, job, slot)
         rec = rec.replace(environment={**rec.environment, "pool": slot.describe(n_slots)})
         where = runner.store(rec)
     finally:

@@ -21,9 +21,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.energy.host_share import GPUS_IN_USE_ENV
 from harness.errors import ConfigurationError, DeviceUnavailableError
 
-GPUS_IN_USE_ENV = "HARNESS_GPUS_IN_USE"
 SLOT_ENV = "HARNESS_POOL_SLOT"
 
 
@@ -34,6 +34,17 @@ class Slot:
     name: str
     env: Mapping[str, str] = field(default_factory=dict)
     threads: int | None = None  # CPU threads of a CPU worker
+    gpu_index: int | None = None  # a GPU worker's GPU: cuda:N of the pool's own process
+
+    def pinned_gpu(self) -> dict[str, object]:
+        """The GPU a worker of this slot sees as cuda:0, for a row the worker did not write:
+        its index in the pool's process and its CUDA_VISIBLE_DEVICES value (empty: a CPU slot)."""
+        if self.gpu_index is None:
+            return {}
+        return {
+            "gpu_index": self.gpu_index,
+            "cuda_visible_devices": self.env.get("CUDA_VISIBLE_DEVICES"),
+        }
 
     def describe(self, slots: int) -> dict[str, object]:
         """What a record keeps about the pool it was measured in."""
@@ -97,6 +108,7 @@ def gpu_slots(
         Slot(
             f"gpu{i}",
             {"CUDA_VISIBLE_DEVICES": gpu, GPUS_IN_USE_ENV: str(len(ids)), SLOT_ENV: f"gpu{i}"},
+            gpu_index=i,
         )
         for i, gpu in zip(chosen, ids, strict=True)
     ]

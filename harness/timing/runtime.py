@@ -94,7 +94,11 @@ class CudaRuntime:
         return torch.cuda.get_device_name(self.device)
 
     def release_cache(self) -> None:
-        torch.cuda.empty_cache()
+        """The caching allocator's free blocks of the measured device only: without a device
+        context, `empty_cache` acts on the current device (cuda:0 unless set), creating a
+        context there (https://pytorch.org/docs/stable/generated/torch.cuda.empty_cache.html)."""
+        with torch.cuda.device(self.device):
+            torch.cuda.empty_cache()
 
 
 class CpuRuntime:

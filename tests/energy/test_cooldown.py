@@ -103,3 +103,38 @@ def test_a_gpu_the_device_mapping_cannot_place_is_not_waited_for(monkeypatch):
         sleep=slept.append,
     )  # fmt: skip
     assert r.waited_s == 0.0 and slept == [] and r.note.startswith("no cool-down: ")
+
+
+class CountingNvml(FakeNvml):
+    """FakeNvml that counts the sessions opened and closed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inits = self.shutdowns = 0
+
+    def nvmlInit(self):
+        self.inits += 1
+        super().nvmlInit()
+
+    def nvmlShutdown(self):
+        self.shutdowns += 1
+
+
+def test_nvml_is_shut_down_on_every_path(monkeypatch):
+    from types import SimpleNamespace
+
+    trace = PowerTrace.read_csv(DATA / "power_constant_300w.csv")
+    stranger = FakeCuda(SimpleNamespace(name="NVIDIA H100 80GB HBM3", uuid="not-this-one"))
+    cases = [("placed", FakeCuda(), None), ("not placed", stranger, "3")]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    for what, cuda, visible in cases:
+        if visible is not None:
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+        vclock = VirtualClock()
+        fake = CountingNvml(trace, vclock, count=4, temperature=lambda t: 40)
+        r = cool_down_device(
+            "cuda:0", CooldownSettings(), nvml=fake, cuda=cuda, show_progress=False,
+            now=vclock.now, sleep=vclock.sleep,
+        )  # fmt: skip
+        assert (fake.inits, fake.shutdowns) == (1, 1), what
+        assert (r.reached is True) == (what == "placed"), r.note

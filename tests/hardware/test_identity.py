@@ -47,6 +47,7 @@ def fake_nvml(gpus=GPUS, *, by_uuid=True) -> types.ModuleType:
     if by_uuid:
         m.nvmlDeviceGetHandleByUUID = lambda u: find("uuid", u)
     m.nvmlDeviceGetUUID = lambda h: h["uuid"]
+    m.nvmlDeviceGetPciInfo = lambda h: SimpleNamespace(busId=h["bus"].encode())  # bytes: old
     m.nvmlDeviceGetName = lambda h: h["name"]
     m.nvmlDeviceGetMigMode = lambda h: (h["mig"], h["mig"])
     m.nvmlDeviceGetTotalEnergyConsumption = lambda h: 1_000_000 * (gpus.index(h) + 1)
@@ -196,3 +197,59 @@ def test_a_mig_slice_is_named_by_its_profile_in_the_measurement_key(monkeypatch)
     finally:
         nvml.gpu_names.cache_clear()
         environment.device_identity.cache_clear()
+
+
+def test_the_identified_gpu_is_named_by_nvmls_pci_bus_id_and_uuid():
+    """Whatever matched it, the identity names NVML's GPU 3 as NVML does, so a record can be
+    checked against nvidia-smi; where NVML cannot say, torch's bus id stands in."""
+    nvml_3 = (GPUS[3]["bus"], GPUS[3]["uuid"])
+    for cuda in (FakeCuda(props(bus=0xAF)), FakeCuda(props(uuid="dddd-3"))):
+        found = identify_cuda_device(fake_nvml(), 0, cuda, env=VISIBLE_3)
+        assert (found.pci_bus_id, found.uuid) == nvml_3, found.basis
+    by_index = identify_cuda_device(fake_nvml(), 2, FakeCuda(*[props() for _ in GPUS]), env={})
+    assert (by_index.basis, by_index.pci_bus_id, by_index.uuid) == (
+        "index",
+        GPUS[2]["bus"],
+        "GPU-cccc-2",
+    )
+    old = fake_nvml()
+    del old.nvmlDeviceGetPciInfo, old.nvmlDeviceGetUUID
+    found = identify_cuda_device(old, 0, FakeCuda(props(bus=0xAF, uuid="dddd-3")), env=VISIBLE_3)
+    assert (found.pci_bus_id, found.uuid) == ("00000000:AF:00.0", "dddd-3")
+    refused = identify_cuda_device(fake_nvml(), 0, FakeCuda(props()), env=VISIBLE_3)
+    assert (refused.pci_bus_id, refused.uuid) == (None, None)
+
+
+def test_the_peak_figures_name_the_gpu_cuda_0_is_under_cuda_visible_devices(monkeypatch):
+    """describe_device -> peak_figures: what `timing.peak` (and from it `environment`) keeps."""
+    import torch
+
+    from harness.hardware.peaks import peak_figures
+
+    visible = [props(bus=0xAF)]
+    visible[0].total_memory, visible[0].major, visible[0].minor = 80 * 2**30, 9, 0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(visible))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: visible[i])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: visible[i].name)
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml())
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    peak = peak_figures("cuda:0", "bf16", measure=False)
+    assert peak["device_identity_basis"] == identity.PCI
+    assert (peak["device_pci_bus_id"], peak["device_uuid"]) == (GPUS[3]["bus"], "GPU-dddd-3")
+
+
+def test_the_environment_names_the_identified_gpu(monkeypatch):
+    from harness.hardware.environment import identified_device
+
+    cuda = SimpleNamespace(
+        is_initialized=lambda: True,
+        is_available=lambda: True,
+        device_count=lambda: 1,
+        get_device_properties=lambda i: props(uuid="bbbb-1"),
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml())
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda, version=SimpleNamespace()))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    found = identified_device(0)
+    assert (found.basis, found.pci_bus_id, found.uuid) == ("uuid", GPUS[1]["bus"], "GPU-bbbb-1")

@@ -200,6 +200,22 @@ def test_the_record_says_how_the_gpu_was_identified(mlp_config, monkeypatch):
     assert record.timing["peak"]["device_identity_basis"] == "uuid"
 
 
+def test_the_record_names_the_identified_gpu_beside_the_basis(mlp_config, monkeypatch):
+    """The identified GPU's PCI bus id and UUID go where the basis goes: `environment` (captured
+    before CUDA starts, so filled in from the peak's device description) and `timing.peak`."""
+    real = peaks_module.peak_figures
+    ids = {"device_pci_bus_id": "00000000:AF:00.0", "device_uuid": "GPU-dddd-3"}
+
+    def identified(*args, **kwargs):
+        return {**real(*args, **kwargs), "device_identity_basis": "pci", **ids}
+
+    monkeypatch.setattr(peaks_module, "peak_figures", identified)
+    record = measure(mlp_config, options=QUICK)
+    assert record.ok, record.error
+    for key, value in ids.items():
+        assert record.environment[key] == value and record.timing["peak"][key] == value
+
+
 def test_the_gpu_cools_down_before_the_idle_baseline_and_the_record_says_how_long(
     mlp_config, monkeypatch
 ):

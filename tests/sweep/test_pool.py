@@ -69,13 +69,15 @@ def overlapping(spans: list[tuple[float, float]]) -> bool:
 
 
 @pytest.mark.slow  # about 3 s: nine workers on three fake GPUs
-def test_one_configuration_per_gpu_at_a_time(tmp_path, monkeypatch):
-    from harness.hardware import nvml
+def test_one_configuration_per_gpu_at_a_time(tmp_path, monkeypatch, request):
+    from harness.hardware import environment, nvml
 
     log = tmp_path / "env.jsonl"
     monkeypatch.setenv("FAKE_ENV_LOG", str(log))
     monkeypatch.setenv(fake_jobs.FAKE_GPU_ENV, "Fake GPU")  # the workers' keys: no torch
     monkeypatch.setattr(nvml, "gpu_names", lambda: ["Fake GPU"])  # and the parent's
+    environment.device_identity.cache_clear()  # an earlier test's "cuda" name is not this one's
+    request.addfinalizer(environment.device_identity.cache_clear)
     configs = [
         MeasurementConfig("fake-ok", batch_size=b, device="cuda", min_seconds=0.3)
         for b in range(1, 10)
@@ -154,3 +156,27 @@ def test_sigterm_stops_every_slot_and_keeps_their_rows(tmp_path):
     for pid in (int(p.name) for p in pids.iterdir()):  # the workers died with their slots
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text()
+
+
+def test_a_failed_row_names_the_gpu_its_worker_was_pinned_to(tmp_path, monkeypatch):
+    """The parent describes a row its worker did not write: the slot's GPU (cuda:N of the pool's
+    process, pinned as CUDA_VISIBLE_DEVICES=<id>), never the parent's cuda:0. The environment
+    reader is faked: it names each GPU by its index (there is no GPU here)."""
+    from harness.sweep import loop
+
+    monkeypatch.setattr(
+        loop, "capture_environment", lambda device: {"device": device, "gpu_name": f"GPU {device}"}
+    )
+    configs = [MeasurementConfig("fake-raise", batch_size=b, device="cuda") for b in (1, 2)]
+    # under an allocation of GPUs 5 and 7: the pool's cuda:0 and cuda:1
+    slots = gpu_slots("all", available=2, environ={"CUDA_VISIBLE_DEVICES": "5,7"})
+    res = run_sweep(
+        configs, tmp_path / "r.sqlite", target=fake_jobs.target("raise_error"), slots=slots, **QUIET
+    )
+    assert res.count("error") == 2
+    for rec in res.records:
+        env = rec.environment
+        index = {"5": 0, "7": 1}[env["pool"]["cuda_visible_devices"]]
+        assert env["gpu_index"] == index and env["gpu_name"] == f"GPU cuda:{index}"
+        assert env["cuda_visible_devices"] == env["pool"]["cuda_visible_devices"]
+        assert env["device"] == "cuda"  # as the configuration names it; the worker's cuda:0
