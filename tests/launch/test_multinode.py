@@ -60,7 +60,7 @@ def test_two_agents_through_c10d_rendezvous_give_one_record(tmp_path):
         assert a.returncode == 0, err[-3000:]
     printed = [json.loads(out) for out, _ in outs if out.strip()]
     assert len(printed) == 1  # rank 0's agent prints the record; rank 1's prints nothing
-    d = printed[0]["timing"]["distributed"]
+    d = printed[0]["records"][0]["timing"]["distributed"]
     assert d["world_size"] == 2 and {r["rank"] for r in d["per_rank"]} == {0, 1}
     assert d["global_batch"] == 8
     with ResultStore(db, readonly=True) as store:
