@@ -56,6 +56,31 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
     add_architecture_input(p)
 
 
+def add_variant_options(p: argparse.ArgumentParser) -> None:
+    """What is measured of a transformers model: checkpointed, or timed on its first K layers."""
+    p.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="transformers models: recompute each block in the backward pass (counted too)",
+    )
+    p.add_argument(
+        "--truncate-layers",
+        metavar="K|auto",
+        help="time the first K layers and scale the step by L/K (auto: as many as fit, CUDA); "
+        "the full model is counted",
+    )
+
+
+def truncate_layers(text: str | None) -> int | str | None:
+    """`--truncate-layers`: a number of layers, "auto", or None where not given."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError("--truncate-layers takes a number of layers or auto") from None
+
+
 def add_cost_options(p: argparse.ArgumentParser) -> None:
     """Conversions to carbon and dollars."""
     p.add_argument(
@@ -158,6 +183,8 @@ def measurement_config(args: argparse.Namespace, architecture: str, **overrides)
         seed=args.seed or 0,
         input_shape=parse_shape(args.input_shape),
         vocab=args.vocab,
+        activation_checkpointing=bool(getattr(args, "activation_checkpointing", False)),
+        truncate_layers=truncate_layers(getattr(args, "truncate_layers", None)),
     )
     fields.update(overrides)
     return MeasurementConfig(**fields)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from harness.commands._options import truncate_layers
 from harness.errors import ConfigurationError
 
 # option -> (suite setting, how the option's value becomes the setting's value)
@@ -29,6 +30,8 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "pue": ("pue", float),
     "price_per_gpu_hour": ("price_per_gpu_hour", float),
     "country": ("country", str),
+    "activation_checkpointing": ("activation_checkpointing", bool),
+    "truncate_layers": ("truncate_layers", truncate_layers),
 }
 # a value equal to the option's default leaves the suite's own setting
 _UNSET: dict[str, Any] = {
@@ -38,6 +41,7 @@ _UNSET: dict[str, Any] = {
     "pue": 1.0,
     "price_per_gpu_hour": 2.0,
     "country": "USA",
+    "activation_checkpointing": False,
 }
 # options that describe one architecture given as a file, never a suite's many
 _REFUSED = {

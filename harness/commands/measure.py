@@ -17,6 +17,7 @@ from harness.commands._options import (
     add_cost_options,
     add_step_options,
     add_timeout_option,
+    add_variant_options,
     measurement_config,
     positive_int,
     timeout_seconds,
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="what `make measure` runs: the paper suite on CUDA, the smoke suite on CPU; then the report",
     )
     add_step_options(p)
+    add_variant_options(p)
     add_cost_options(p)
     add_energy_options(p)
     p.add_argument("--db", default=None, help="results database (default reports/results.sqlite)")
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.distributed:
         refuse_energy_options(args, "a torchrun rank")
+        _refuse_variant_options(args, "a torchrun rank")
         return _run_rank(args)
     _check_launch_options(args)
     check_sweep_only(args)
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     check_country(args.country)
     if args.nproc_per_node is not None:
         refuse_energy_options(args, "a torchrun launch")
+        _refuse_variant_options(args, "a torchrun launch")
         return _run_torchrun(args)
     if args.suite or args.default_suite:
         refuse_energy_options(args, "a suite")
@@ -124,7 +128,28 @@ def run(args: argparse.Namespace) -> int:
     what = f"harness measure: error: timed out after {seconds:g} s (--timeout): {config.label()}"
     with time_limit(seconds, what):
         preflight(config)
+        _check_variants(config)
         return _run_one(args)
+
+
+def _check_variants(config) -> None:
+    """--activation-checkpointing / --truncate-layers where they cannot apply: one line, before
+    anything is measured or stored."""
+    if config.activation_checkpointing or config.truncate_layers is not None:
+        from harness.pipeline.variant import check_variants
+
+        check_variants(config.resolve_architecture(), config)
+
+
+def _refuse_variant_options(args: argparse.Namespace, what: str) -> None:
+    from harness.errors import ConfigurationError
+
+    for flag, given in (
+        ("--activation-checkpointing", args.activation_checkpointing),
+        ("--truncate-layers", args.truncate_layers is not None),
+    ):
+        if given:
+            raise ConfigurationError(f"{flag} is not available for {what}: measure one process")
 
 
 def _check_launch_options(args: argparse.Namespace) -> None:

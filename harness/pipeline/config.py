@@ -21,6 +21,9 @@ from harness.vocab import COMPILE_MODES, DEVICE_PATTERN, PRECISIONS
 PhaseCallback = Callable[[str], None]
 # Settings applied after a measurement, from its measured energy and hours: not in the key.
 CONVERSION_FIELDS = ("country", "pue", "price_per_gpu_hour", "price_per_cpu_hour")
+# Fields added after records were stored: left out of the key at their default, so the key of
+# every configuration that does not use them stays what it was.
+KEY_FIELDS_OMITTED_AT_DEFAULT = {"activation_checkpointing": False, "truncate_layers": None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,6 +62,10 @@ class MeasurementConfig:
     input_shape: tuple[int, ...] | None = None
     vocab: int | None = None
     price_per_cpu_hour: float | None = DEFAULT_USD_PER_CPU_HOUR
+    # transformers models: each block recomputed in the backward pass (counted and timed)
+    activation_checkpointing: bool = False
+    # time the first K layers (or "auto": as many as the CUDA device holds), scale by L / K
+    truncate_layers: int | str | None = None
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ConfigurationError:
@@ -102,6 +109,13 @@ class MeasurementConfig:
             object.__setattr__(self, "input_shape", shape)
         if self.vocab is not None and (not _is_int(self.vocab) or self.vocab < 1):
             raise bad(f"vocab must be a positive integer, got {self.vocab!r}")
+        if not isinstance(self.activation_checkpointing, bool):
+            raise bad("activation_checkpointing must be true or false")
+        keep = self.truncate_layers
+        if keep is not None and keep != "auto" and (not _is_int(keep) or keep < 1):
+            raise bad(
+                f"truncate_layers must be a number of layers of at least 1 or auto, got {keep!r}"
+            )
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -114,8 +128,14 @@ class MeasurementConfig:
         (for a file reference, its path and contents), the device's kind and model, and the
         harness version. The same configuration on another GPU model is another measurement.
         The conversions to carbon and dollars (country, PUE, prices) are not part of it: they
-        change no measured figure, so a row is reused and converted again on read."""
-        config = {k: v for k, v in self.to_dict().items() if k not in CONVERSION_FIELDS}
+        change no measured figure, so a row is reused and converted again on read. Settings
+        added later (`KEY_FIELDS_OMITTED_AT_DEFAULT`) enter it only where they are set."""
+        config = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in CONVERSION_FIELDS
+            and not (k in KEY_FIELDS_OMITTED_AT_DEFAULT and v == KEY_FIELDS_OMITTED_AT_DEFAULT[k])
+        }
         ident = {
             "config": config,
             "architecture": _architecture_identity(self.architecture),
@@ -138,6 +158,10 @@ class MeasurementConfig:
             parts.append("channels_last")
         if self.world_size > 1:
             parts.append(f"world={self.world_size}")
+        if self.activation_checkpointing:
+            parts.append("activation_checkpointing")
+        if self.truncate_layers is not None:
+            parts.append(f"truncate_layers={self.truncate_layers}")
         return " ".join(parts)
 
     # -- conversion ---------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def _run_stages(
             f"(`harness measure NAME --nproc-per-node {config.world_size}`); one process "
             "cannot measure it, and its burden must not bill processors that did not run"
         )
-    arch = architecture if architecture is not None else config.resolve_architecture()
+    counted, arch, truncation = _architectures(config, architecture)
     device = options.device or config.device
     sections["architecture"] = arch.summary()
     sections["environment"] = capture_environment(device)
@@ -128,7 +128,7 @@ def _run_stages(
     counts = None
     if options.count and not options.count_optional:
         stages.enter("count")
-        counts = count_training_step(arch, config, config.batch_size)
+        counts = count_training_step(counted, config, config.batch_size)
         sections["counts"] = counts.to_dict()
 
     stages.enter("cool-down" if options.energy else "time")
@@ -137,7 +137,7 @@ def _run_stages(
         # counted after timing where a count is optional, or again after an out-of-memory
         # retry halved the batch: the counts describe the step that was timed
         stages.enter("count")
-        counts = _count_after_timing(arch, config, timing, options, sections)
+        counts = _count_after_timing(counted, config, timing, options, sections)
     energy = timing.window
     sections["energy"] = energy.to_dict() if energy is not None else {}
     if cooled is not None:
@@ -148,15 +148,32 @@ def _run_stages(
     if peak.get("device_identity_basis") is not None:  # known once CUDA has started
         for fact in ("device_identity_basis", "device_pci_bus_id", "device_uuid"):
             sections["environment"][fact] = peak.get(fact)
+    step_s = timing.median_s * (truncation.scale if truncation is not None else 1.0)
     if options.matmul_peak:
-        peak = _checked_peak(peak, device, timing, counts, options)
+        peak = _checked_peak(peak, device, timing, counts, options, step_s)
 
     stages.enter("burden")
-    sections["timing"] = timing_section(timing, counts, peak)
+    sections["timing"] = timing_section(timing, counts, peak, truncation=truncation)
     if options.cost:
-        step = (timing.median_s, timing.batch_size, timing.steps, timing.precision_used)
+        from harness.pipeline.variant import energy_steps
+
+        window = energy_steps(timing.steps, truncation)
+        step = (step_s, timing.batch_size, window, timing.precision_used)
         sections["burden"] = burden_section(arch, config, counts, step, energy, peak, processors=1)
+        if truncation is not None:
+            sections["burden"].setdefault("notes", []).append(sections["timing"]["scaled_basis"])
     stages.enter("done")
+
+
+def _architectures(config: MeasurementConfig, given: Any) -> tuple[Any, Any, Any]:
+    """(counted, timed, truncation): an architecture the caller gives is used as it is;
+    otherwise the configuration's, with its checkpointing and truncation applied."""
+    if given is not None:
+        return given, given, None
+    from harness.pipeline.variant import measured_variants
+
+    v = measured_variants(config.resolve_architecture(), config)
+    return v.counted, v.timed, v.truncation
 
 
 def _failed(
@@ -269,7 +286,12 @@ def _peak(device: str, timing: Any, options: MeasureOptions) -> dict[str, Any]:
 
 
 def _checked_peak(
-    peak: dict[str, Any], device: str, timing: Any, counts: Any, options: MeasureOptions
+    peak: dict[str, Any],
+    device: str,
+    timing: Any,
+    counts: Any,
+    options: MeasureOptions,
+    step_s: float,
 ) -> dict[str, Any]:
     """A measured peak the step beats is measured again, longer; then kept or marked."""
     from dataclasses import replace
@@ -280,7 +302,7 @@ def _checked_peak(
     def remeasure(seconds: float) -> dict[str, Any]:
         return _peak(device, timing, replace(options, peak_seconds=seconds))
 
-    achieved = achieved_rate(counts, timing.median_s)
+    achieved = achieved_rate(counts, step_s)
     seconds = sustain_seconds(options.peak_seconds)
     return check_measured_peak(peak, achieved, remeasure, seconds=seconds)
 
@@ -291,16 +313,22 @@ def _checked_peak(
 
 
 def timing_section(
-    timing: Any, counts: Any, peak: dict[str, Any], *, devices: int = 1
+    timing: Any, counts: Any, peak: dict[str, Any], *, devices: int = 1, truncation: Any = None
 ) -> dict[str, Any]:
-    """The record's `timing`: the timer's figures, utilisation against both peaks, the peaks."""
+    """The record's `timing`: the timer's figures, utilisation against both peaks, the peaks.
+    A run timed on K of L layers adds the scaled figures; its utilisation uses them."""
     from harness.cost.utilisation import utilisation
 
     section = timing.to_dict() if hasattr(timing, "to_dict") else dict(timing)
     section.pop("window", None)  # the energy section holds it
+    step_s = section["median_s"]
+    if truncation is not None:
+        from harness.pipeline.variant import scaled_section
+
+        step_s = scaled_section(section, truncation)
     section["utilisation"] = utilisation(
         counts.train_step_flops if counts is not None else None,
-        section["median_s"],
+        step_s,
         datasheet_peak_flop_per_s=peak["datasheet_flop_per_s"],
         measured_peak_flop_per_s=peak["measured_flop_per_s"],
         devices=devices,
@@ -308,8 +336,10 @@ def timing_section(
     from harness.cost.decoder_mfu import decoder_mfu
 
     section["utilisation"].update(  # decoders: MFU by counted FLOPs and by PaLM's formula
-        decoder_mfu(counts, section["median_s"], peak["datasheet_flop_per_s"], devices)
+        decoder_mfu(counts, step_s, peak["datasheet_flop_per_s"], devices)
     )
+    if truncation is not None:
+        section["utilisation"]["step_time_basis"] = "scaled_median_s, full model's count"
     section["peak"] = peak
     return section
 

@@ -154,6 +154,8 @@ class Suite:
                                 price_per_gpu_hour=float(s["price_per_gpu_hour"]),
                                 seed=s["seed"],
                                 world_size=s["world_size"],
+                                activation_checkpointing=s["activation_checkpointing"],
+                                truncate_layers=s["truncate_layers"],
                             )
                             k = repr(config)
                             if k in seen:

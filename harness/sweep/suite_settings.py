@@ -67,6 +67,12 @@ def _size(v: Any) -> str | None:
     return 'a positive integer or "default"'
 
 
+def _truncate_layers(v: Any) -> str | None:
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        return None
+    return 'a number of layers of at least 1 or "auto"'
+
+
 def _compile_mode(v: Any) -> str | None:
     return None if v in (*COMPILE_MODES, "none") else f"one of none, {', '.join(COMPILE_MODES)}"
 
@@ -89,6 +95,8 @@ SETTINGS: dict[str, tuple[bool, Callable[[Any], str | None]]] = {
     "pue": (False, _number(1)),
     "price_per_gpu_hour": (False, _number(0)),
     "world_size": (False, _int(1)),
+    "activation_checkpointing": (False, _bool),
+    "truncate_layers": (False, _truncate_layers),
 }
 _CONFIG_DEFAULTS = MeasurementConfig("x")
 DEFAULTS: dict[str, Any] = {
@@ -108,6 +116,8 @@ DEFAULTS: dict[str, Any] = {
     "pue": _CONFIG_DEFAULTS.pue,
     "price_per_gpu_hour": _CONFIG_DEFAULTS.price_per_gpu_hour,
     "world_size": _CONFIG_DEFAULTS.world_size,
+    "activation_checkpointing": _CONFIG_DEFAULTS.activation_checkpointing,
+    "truncate_layers": _CONFIG_DEFAULTS.truncate_layers,
 }
 # `note`: free text, printed when the sweep starts and kept in each record's environment
 TOP_KEYS = ("name", "description", "note", "architectures", "exclude", "entry", *SETTINGS)
