@@ -154,6 +154,11 @@ def _run_stages(
 
     stages.enter("burden")
     sections["timing"] = timing_section(timing, counts, peak, truncation=truncation)
+    if architecture is None and config.truncate_layers == "auto":
+        from harness.pipeline.variant import whole_model_note
+
+        if (note := whole_model_note(config, truncation)) is not None:
+            sections["timing"]["truncation_note"] = note
     if options.cost:
         from harness.pipeline.variant import energy_steps
 

@@ -209,6 +209,13 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
     for key, label in (("mfu_counted", "MFU (counted fwd + bwd)"), ("mfu_palm", "MFU (PaLM)")):
         if util.get(key) is not None:
             rows.append({"figure": label, "value": 100 * util[key], "unit": "% (datasheet peak)"})
+    t = record.timing or {}
+    if t.get("scaled_from_layers"):  # timed on K of L layers: harness.pipeline.variant
+        unit = f"ms (x {t['layer_scale']:g}: {t['scaled_from_layers']} layers timed)"
+        rows.append(
+            {"figure": "median step, scaled", "value": t["scaled_median_s"] * 1e3, "unit": unit}
+        )
+        rows.append({"figure": "scaled_from_layers", "value": t["scaled_from_layers"], "unit": ""})
     return rows
 
 

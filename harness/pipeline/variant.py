@@ -46,12 +46,18 @@ def check_variants(arch: Architecture, config: MeasurementConfig) -> None:
             )
     if config.truncate_layers is not None:
         try:
-            layer_key(arch.tiny_builder if config.tiny else arch.builder)
+            _, total = layer_key(arch.tiny_builder if config.tiny else arch.builder)
         except ConfigurationError as exc:
             raise ConfigurationError(
                 f"--truncate-layers applies to layer stacks built from a transformers "
                 f"configuration (decoders); {config.architecture}: {exc}"
             ) from None
+        keep = config.truncate_layers
+        if keep != "auto" and not 1 <= keep <= total:
+            raise ConfigurationError(
+                f"--truncate-layers {keep}: {config.architecture} has {total} layers; "
+                f"keep between 1 and {total}"
+            )
 
 
 def measured_variants(arch: Architecture, config: MeasurementConfig) -> Variants:
@@ -94,6 +100,16 @@ def scaled_section(section: dict[str, Any], truncation: Truncation) -> float:
         "is of the full model; MFU and burden use scaled_median_s and the full count"
     )
     return section["scaled_median_s"]
+
+
+def whole_model_note(config: MeasurementConfig, truncation: Truncation | None) -> str | None:
+    """Why a run asked for `truncate_layers = auto` timed every layer."""
+    if config.truncate_layers != "auto" or truncation is not None:
+        return None
+    return (
+        "truncate_layers auto: every layer was timed (the whole model fits the device's free "
+        "memory, or the device is not CUDA)"
+    )
 
 
 def energy_steps(window_steps: int | None, truncation: Truncation | None) -> float | None:

@@ -124,6 +124,8 @@ class Suite:
                 s.update(e.settings)
             note = "; ".join(n for n in [self.note, *(e.note for e in applied)] if n)
             s.update(extra)
+            if self._variant_skipped(spec, arch, s, notes, say):
+                continue
             devices = self._devices(s["devices"], cuda_available, notes, say)
             for device in devices:
                 for precision in s["precisions"]:
@@ -167,6 +169,36 @@ class Suite:
 
     def configs(self, **kwargs: Any) -> list[MeasurementConfig]:
         return [j.config for j in self.jobs(**kwargs)]
+
+    def _variant_skipped(
+        self,
+        spec: str,
+        arch: Architecture,
+        s: Mapping[str, Any],
+        notes: set[str],
+        say: Callable[[str], None],
+    ) -> bool:
+        """An architecture that activation checkpointing or layer truncation cannot apply to
+        is skipped with a note (a suite mixes vision models and decoders)."""
+        if not s["activation_checkpointing"] and s["truncate_layers"] is None:
+            return False
+        from harness.pipeline.variant import check_variants
+
+        probe = MeasurementConfig(
+            spec,
+            tiny=s["tiny"],
+            activation_checkpointing=s["activation_checkpointing"],
+            truncate_layers=s["truncate_layers"],
+        )
+        try:
+            check_variants(arch, probe)
+        except ConfigurationError as exc:
+            note = f"suite {self.name}: skipped: {exc}"
+            if note not in notes:
+                notes.add(note)
+                say(note)
+            return True
+        return False
 
     def _check_overrides(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

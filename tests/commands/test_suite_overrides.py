@@ -58,3 +58,18 @@ def test_a_device_the_suite_cannot_use_is_one_line(captured, tmp_path, capsys):
     assert _measure(tmp_path, "--device", "tpu") == 2
     (error,) = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
     assert "devices: 'tpu' is not" in error
+
+
+def test_checkpointing_and_truncation_reach_the_jobs_they_apply_to(captured, tmp_path, capsys):
+    """The smoke suite mixes vision models with one transformers encoder (bert_base_squad):
+    the others are skipped with a note that names the option."""
+    assert _measure(tmp_path, "--activation-checkpointing", "--truncate-layers", "1") == 0
+    assert [j.config.architecture for j in captured] == ["bert_base_squad"]
+    (config,) = [j.config for j in captured]
+    assert config.activation_checkpointing and config.truncate_layers == 1
+    err = capsys.readouterr().err
+    assert "skipped: --activation-checkpointing applies to transformers models; resnet18" in err
+    captured.clear()
+    assert _measure(tmp_path, "--truncate-layers", "1") == 0
+    assert "bert_base_squad" in [j.config.architecture for j in captured]
+    assert "skipped: --truncate-layers" in capsys.readouterr().err

@@ -40,6 +40,8 @@ CHANGED = {
     "input_shape": (1, 3, 8, 8),
     "vocab": 100,
     "price_per_cpu_hour": 0.5,
+    "activation_checkpointing": True,
+    "truncate_layers": 2,
 }
 
 
