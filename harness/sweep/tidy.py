@@ -46,6 +46,9 @@ TIDY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("world_size", "int"),
     ("compile_mode", "str"),
     ("channels_last", "bool"),
+    ("activation_checkpointing", "bool"),
+    ("scaled_from_layers", "str"),  # timed on K of L layers: "K of L"
+    ("scaled_step_ms", "float"),  # that run's median step x L / K
     ("params_m", "float"),
     ("gmacs_per_pass", "float"),
     ("train_step_gflops", "float"),
@@ -115,6 +118,9 @@ def tidy_row(record: Measurement) -> dict[str, Any]:
         "world_size": cfg.get("world_size"),
         "compile_mode": cfg.get("compile_mode"),
         "channels_last": cfg.get("channels_last"),
+        "activation_checkpointing": bool(cfg.get("activation_checkpointing", False)),
+        "scaled_from_layers": t.get("scaled_from_layers"),
+        "scaled_step_ms": t["scaled_median_s"] * 1e3 if t.get("scaled_median_s") else None,
         "kwh_per_run": b.get("kwh_per_run"),
         "country": (b.get("grid") or {}).get("region") or cfg.get("country"),
         "pue": b.get("pue", cfg.get("pue")),

@@ -101,3 +101,14 @@ def test_options_that_cannot_apply_are_one_line_naming_the_option(capsys):
     assert "--activation-checkpointing" in _error(
         capsys, "llama2_7b", "--activation-checkpointing", "--nproc-per-node", "2"
     )
+
+
+def test_the_tidy_export_names_checkpointed_and_truncated_rows():
+    from harness.sweep.tidy import tidy_row
+
+    config = _config(activation_checkpointing=True, truncate_layers=1)
+    timing = {"median_s": 0.5, "scaled_median_s": 1.0, "scaled_from_layers": "1 of 2"}
+    row = tidy_row(Measurement.create(config, status="ok", timing=timing))
+    assert row["activation_checkpointing"] is True
+    assert (row["scaled_from_layers"], row["scaled_step_ms"]) == ("1 of 2", 1000.0)
+    assert tidy_row(Measurement.create(_config(), status="ok"))["activation_checkpointing"] is False
