@@ -21,7 +21,8 @@ timing             `TimingResult.to_dict()` without its window, plus `utilisatio
                    `mfu_note` / `mfu_measured_note`) and `peak` (datasheet and measured
                    peaks, how the sustained peak was measured (`peak_measured_*`), whether it
                    is reliable, and which one the burden uses); data-parallel records add
-                   `distributed`
+                   `distributed`; a run timed on K of L layers adds `scaled_from_layers`,
+                   `layer_scale`, `scaled_median_s` (its utilisation uses it) and `scaled_basis`
 energy             `EnergyMeasurement.to_dict()` of the timed window, with its provenance,
                    the GPU's state at its edges and the host's share; `cooldown` before it
 burden             `Burden.to_dict()`: hardware burden, projection, energy, carbon, dollars
