@@ -204,6 +204,8 @@ def figure_rows(record: Measurement) -> list[dict[str, Any]]:
             unit_text = f"{unit}: NOISY"
         if key == "usd_per_run":
             unit_text = f"USD (per {h['price_unit']})"
+        if key in ("step_ms", "samples_per_s") and (record.timing or {}).get("scaled_from_layers"):
+            unit_text = f"{unit} ({record.timing['scaled_from_layers']} layers, not scaled)"
         rows.append({"figure": label, "value": h[key], "unit": unit_text})
     util = (record.timing or {}).get("utilisation") or {}  # decoders: harness.cost.decoder_mfu
     for key, label in (("mfu_counted", "MFU (counted fwd + bwd)"), ("mfu_palm", "MFU (PaLM)")):

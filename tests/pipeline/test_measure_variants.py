@@ -70,8 +70,10 @@ def test_a_truncated_record_is_scaled_and_labelled_k_of_l():
     assert record.burden["step_time_s"] == pytest.approx(t["scaled_median_s"])
     assert any("1 of 2 layers timed" in n for n in record.burden["notes"])
     assert record.key not in (full.key, _config(truncate_layers=2).key())
-    rows = {r["figure"]: r["value"] for r in figure_rows(record)}
-    assert rows["scaled_from_layers"] == "1 of 2"
+    rows = {r["figure"]: r for r in figure_rows(record)}
+    assert rows["scaled_from_layers"]["value"] == "1 of 2"
+    assert rows["median step"]["unit"] == "ms (1 of 2 layers, not scaled)"
+    assert rows["median step, scaled"]["value"] == pytest.approx(t["scaled_median_s"] * 1e3)
 
 
 def test_records_without_the_new_settings_keep_their_key():
