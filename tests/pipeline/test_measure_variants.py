@@ -114,3 +114,29 @@ def test_the_tidy_export_names_checkpointed_and_truncated_rows():
     assert row["activation_checkpointing"] is True
     assert (row["scaled_from_layers"], row["scaled_step_ms"]) == ("1 of 2", 1000.0)
     assert tidy_row(Measurement.create(_config(), status="ok"))["activation_checkpointing"] is False
+
+
+def test_auto_truncation_counts_the_full_model_and_times_what_fits(monkeypatch):
+    """`truncate_layers = "auto"`: layers from the GPU's free memory (faked here); on a CPU
+    device every layer is timed, and the record says why."""
+    import torch
+
+    from harness.arch.registry import get
+    from harness.pipeline.variant import measured_variants, whole_model_note
+    from harness.timing.layer_fit import layer_params
+
+    arch = get("llama2_7b")
+    four = type(arch)(
+        **{**arch.__dict__, "tiny_builder": arch.tiny_builder.with_config(num_hidden_layers=4)}
+    )
+    one, other, _ = layer_params(four, tiny=True)
+    free = (other + 3 * one) * 16 / 0.8 + 1  # room for three of four layers
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
+    on_gpu = measured_variants(four, _config(device="cuda:0", truncate_layers="auto"))
+    assert on_gpu.truncation.label == "3 of 4"
+    assert on_gpu.counted.tiny_builder.config["num_hidden_layers"] == 4
+    assert on_gpu.timed.tiny_builder.config["num_hidden_layers"] == 3
+    on_cpu = _config(truncate_layers="auto")
+    assert measured_variants(four, on_cpu).truncation is None
+    assert "every layer was timed" in whole_model_note(on_cpu, None)
