@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.energy.measurement import PowerSample
-from harness.energy.sources import PowerSource, SourceUnavailable
+from harness.energy.sources import PowerSource, SourceUnavailable, works
 from harness.hardware import amd_smi, identity
 from harness.vocab import AMDSMI_COUNTER, AMDSMI_SAMPLED
 
@@ -51,7 +51,7 @@ class AmdSmiSource(PowerSource):
                 raise SourceUnavailable(f"{dev}: {found.reason}: no GPU energy")
             self._handles[dev] = found.handle
             self.identity_basis[dev] = found.basis
-            self._counter[dev] = _works(lambda h=found.handle: amd_smi.energy_mj(self.lib, h))
+            self._counter[dev] = works(lambda h=found.handle: amd_smi.energy_mj(self.lib, h))
             if not self._counter[dev]:
                 notes.append(f"{dev}: no amdsmi energy counter; energy from integrated samples")
         self.devices = tuple(self._handles)
@@ -76,11 +76,3 @@ class AmdSmiSource(PowerSource):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             amd_smi.stop(self.lib)
-
-
-def _works(fn: Any) -> bool:
-    try:
-        fn()
-        return True
-    except Exception:
-        return False

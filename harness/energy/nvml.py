@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.energy.measurement import PowerSample
-from harness.energy.sources import PowerSource, SourceError, SourceUnavailable
+from harness.energy.sources import PowerSource, SourceError, SourceUnavailable, works
 from harness.hardware.nvml import (
     NvmlUnavailable,
     clock_state,
@@ -74,8 +74,8 @@ class NvmlSource(PowerSource):
             dev = f"cuda:{i}"
             h = self._open(i, cuda, notes)
             self._handles[dev] = h
-            self._counter[dev] = _works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
-            self._instant[dev] = _works(lambda h=h: self._instant_mw(h))
+            self._counter[dev] = works(lambda h=h: nvml.nvmlDeviceGetTotalEnergyConsumption(h))
+            self._instant[dev] = works(lambda h=h: self._instant_mw(h))
             if not self._counter[dev]:
                 notes.append(
                     f"{dev}: no energy counter (pre-Volta?); energy from integrated samples"
@@ -146,14 +146,6 @@ class NvmlSource(PowerSource):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.nvml.nvmlShutdown()
-
-
-def _works(fn: Any) -> bool:
-    try:
-        fn()
-        return True
-    except Exception:
-        return False
 
 
 def _maybe(fn: Any) -> float | None:

@@ -8,7 +8,7 @@ turns their readings into windows, so every source shares one code path.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.energy.measurement import PowerSample
@@ -48,3 +48,12 @@ class PowerSource(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
+
+
+def works(fn: Callable[[], Any]) -> bool:
+    """Whether a library call succeeds on this device (a probe of an optional reading)."""
+    try:
+        fn()
+        return True
+    except Exception:
+        return False

@@ -239,12 +239,12 @@ def sustained_peak(
 
 
 @contextlib.contextmanager
-def cpu_threads(threads: int | None) -> Iterator[int]:
-    """Torch's thread count set to `threads` (None: unchanged), restored after."""
+def cpu_threads(threads: int | None, option: str = "threads") -> Iterator[int]:
+    """Torch's intra-op thread count set to `threads` (None: unchanged), restored after."""
     before = torch.get_num_threads()
     if threads is not None:
         if threads < 1:
-            raise ConfigurationError(f"threads must be at least 1, got {threads}")
+            raise ConfigurationError(f"{option} must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     try:
         yield torch.get_num_threads()

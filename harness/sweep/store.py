@@ -428,18 +428,7 @@ class ResultStore:
         `format`, else from the file's suffix, else CSV; a suffix that names the other format is
         refused (a `.csv` holding Parquet misleads every reader). The file is replaced
         atomically, and only a regular file or a new path is written (never a device or FIFO)."""
-        suffix_fmt = _format_from_suffix(out)
-        fmt = format or suffix_fmt or "csv"
-        if fmt not in EXPORT_FORMATS:
-            raise HarnessError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
-        if suffix_fmt is not None and suffix_fmt != fmt:
-            raise HarnessError(
-                f"--out {shown(out or '')} has a .{suffix_fmt} suffix but --format is {fmt}; "
-                "make them agree (or leave out --format)"
-            )
-        path = Path(out).expanduser() if out is not None else reports_dir() / f"results.{fmt}"
-        # refuse a device, FIFO or folder before loading the rows
-        writable_target(path, "pass another --out")
+        path, fmt = export_target(out, format)  # refused before the rows are loaded
         df = self.to_dataframe(status=status)
         if df.empty:
             raise HarnessError(f"results database {self.path} has no matching rows to export")
@@ -452,6 +441,24 @@ def _format_from_suffix(out: str | os.PathLike[str] | None) -> str | None:
         return None
     suffix = Path(out).suffix.lower()
     return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
+
+
+def export_target(out: str | os.PathLike[str] | None, format: str | None) -> tuple[Path, str]:
+    """(path, format) of an export: the format from `format`, else the suffix, else CSV; a
+    suffix naming the other format is refused, and so is anything but a regular file or a new
+    path (a device or FIFO), before any row is read."""
+    suffix_fmt = _format_from_suffix(out)
+    fmt = format or suffix_fmt or "csv"
+    if fmt not in EXPORT_FORMATS:
+        raise HarnessError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
+    if suffix_fmt is not None and suffix_fmt != fmt:
+        raise HarnessError(
+            f"--out {shown(out or '')} has a .{suffix_fmt} suffix but --format is {fmt}; "
+            "make them agree (or leave out --format)"
+        )
+    path = Path(out).expanduser() if out is not None else reports_dir() / f"results.{fmt}"
+    writable_target(path, "pass another --out")
+    return path, fmt
 
 
 def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:

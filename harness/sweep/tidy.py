@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
-from harness.output_files import atomic_path, ensure_folder, shown, writable_target
-from harness.paths import reports_dir
+from harness.output_files import atomic_path, ensure_folder
 from harness.pipeline.record import Measurement
 from harness.pipeline.summary import headline
-from harness.sweep.store import EXPORT_FORMATS
+from harness.sweep.store import export_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -176,18 +175,7 @@ def export_tidy(
     """`ResultStore.export`'s rules (format from --format, else the suffix, else CSV; a suffix
     naming the other format is refused; only a regular file or a new path is written), with
     the tidy table."""
-    suffix = Path(out).suffix.lower() if out is not None else ""
-    suffix_fmt = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
-    fmt = format or suffix_fmt or "csv"
-    if fmt not in EXPORT_FORMATS:
-        raise HarnessError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FORMATS)}")
-    if suffix_fmt is not None and suffix_fmt != fmt:
-        raise HarnessError(
-            f"--out {shown(out or '')} has a .{suffix_fmt} suffix but --format is {fmt}; "
-            "make them agree (or leave out --format)"
-        )
-    path = Path(out).expanduser() if out is not None else reports_dir() / f"results.{fmt}"
-    writable_target(path, "pass another --out")
+    path, fmt = export_target(out, format)
     records = db.load(status=status)
     if not records:
         raise HarnessError(f"results database {db.path} has no matching rows to export")

@@ -15,14 +15,13 @@ name, so the set-up and the step loops run the same code on both.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 import torch
 
-from harness.errors import ConfigurationError
 from harness.hardware.devices import cpu_identity
+from harness.hardware.matmul_peak import cpu_threads
 from harness.timing.clock import CudaEventClock, PerfCounterClock, StepClock
 from harness.timing.memory import CpuPeakMemory, CudaPeakMemory, PeakMemory
 
@@ -55,18 +54,9 @@ class DeviceRuntime(Protocol):
     def release_cache(self) -> None: ...
 
 
-@contextlib.contextmanager
-def fixed_threads(n: int | None) -> Iterator[int]:
+def fixed_threads(n: int | None) -> AbstractContextManager[int]:
     """Torch's intra-op thread count set to `n` (None: unchanged), restored on exit."""
-    before = torch.get_num_threads()
-    if n is not None:
-        if n < 1:
-            raise ConfigurationError(f"--threads must be at least 1, got {n}")
-        torch.set_num_threads(n)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
+    return cpu_threads(n, option="--threads")
 
 
 class CudaRuntime:

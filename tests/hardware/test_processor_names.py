@@ -21,6 +21,7 @@ NAMES = [
     ("NVIDIA GB200", "GB200 (per GPU)", 2500),  # 5 PFLOPS with sparsity
     ("AMD Instinct MI300X", "MI300X", 1307.4),  # 2614.9 with sparsity
     ("AMD Instinct MI250X/MI250", "MI250X (per GCD)", 191.5),  # half the 383 of a module
+    ("NVIDIA H20", "H20", 148),  # secondary sources only: the row is flagged
 ]
 
 
@@ -42,12 +43,18 @@ def test_the_dense_rate_not_the_sparse_one():
     assert (pcie.tdp_watts, sxm.tdp_watts) == (250, 400)
 
 
-@pytest.mark.parametrize("name", ["NVIDIA A10G", "NVIDIA H20", "NVIDIA B300"])
+@pytest.mark.parametrize("name", ["NVIDIA A10G", "NVIDIA B300"])
 def test_parts_without_a_confirmed_figure_are_identified_but_give_no_peak(name):
     """A row saying why its cells are empty, rather than a guessed or borrowed figure."""
     spec = lookup_processor(name)
     assert spec is not None and spec.peak_flop_per_s("bf16") is None
     assert "confirmed" in spec.source
+
+
+def test_a_figure_from_secondary_sources_is_flagged():
+    from harness.catalog.flags import is_flagged
+
+    assert is_flagged(lookup_processor("NVIDIA H20").source)
 
 
 def test_similar_names_do_not_collide():
