@@ -52,8 +52,10 @@ test: install browser
 browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    apt-get install -y -q chromium >/dev/null 2>&1; } || \
-	  echo "skipping Chromium install (not root or no apt-get): the report's browser test will be skipped"
+	    echo "make: installing Chromium from the distribution (about 100 MB) for the report's browser test" && \
+	    { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "skipping Chromium install (not root, no apt-get, or the package could not be installed): the report's browser test will be skipped"
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not gpu"
