@@ -8,6 +8,7 @@ import sys
 from harness.commands._options import (
     add_step_options,
     add_timeout_option,
+    add_variant_options,
     measurement_config,
     timeout_seconds,
 )
@@ -34,16 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "HARNESS_PEAK_SECONDS)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--activation-checkpointing",
-        action="store_true",
-        help="transformers models: recompute each block in the backward pass (counted too)",
-    )
-    p.add_argument(
-        "--truncate-layers",
-        metavar="K|auto",
-        help="time the first K layers and scale the step by L/K (auto: as many as fit, CUDA)",
-    )
+    add_variant_options(p)
     add_timeout_option(p)
 
 
@@ -59,7 +51,17 @@ def run(args: argparse.Namespace) -> int:
     what = f"harness time: error: timed out after {seconds:g} s (--timeout): {config.label()}"
     with time_limit(seconds, what):
         preflight(config)
+        _check_variants(config)
         return _time(args, config)
+
+
+def _check_variants(config) -> None:
+    """--activation-checkpointing / --truncate-layers where they cannot apply: one line, before
+    anything is timed."""
+    if config.activation_checkpointing or config.truncate_layers is not None:
+        from harness.pipeline.variant import check_variants
+
+        check_variants(config.resolve_architecture(), config)
 
 
 def _time(args: argparse.Namespace, config) -> int:
@@ -81,9 +83,8 @@ def _time(args: argparse.Namespace, config) -> int:
         cudnn_benchmark=False if args.no_cudnn_benchmark else None,
         raise_errors=True,
     )
-    arch, truncation = _variant(args, config)
-    try:
-        record = measure(config, options=options, architecture=arch)
+    try:  # no architecture given: the pipeline counts and times the configuration's variant
+        record = measure(config, options=options)
     except HarnessError:
         raise  # bad input: one line, exit 2
     except Exception as exc:  # the network failed: one line, exit 1
@@ -91,10 +92,6 @@ def _time(args: argparse.Namespace, config) -> int:
         return 1
     device = describe_device(config.device).to_dict()
     doc = timing_document(record, device, flops_skipped=args.no_flops)
-    if truncation is not None:
-        from harness.timing.layer_fit import scaled_timing
-
-        doc.update(scaled_timing(doc["timing"], truncation))
     if args.json:
         from harness.console import measurement_document, to_json
 
@@ -112,36 +109,3 @@ def _time(args: argparse.Namespace, config) -> int:
     for n in doc["notes"]:
         print(f"note: {n}", file=sys.stderr)
     return 0
-
-
-def _variant(args: argparse.Namespace, config):
-    """The architecture as timed: with activation checkpointing, or truncated to K layers."""
-    from harness.arch.variants import truncated_to_layers, with_activation_checkpointing
-    from harness.errors import ConfigurationError
-
-    arch, truncation = config.resolve_architecture(), None
-    keep = None
-    if args.truncate_layers == "auto":
-        keep = _layers_that_fit(arch, config)
-    elif args.truncate_layers:
-        try:
-            keep = int(args.truncate_layers)
-        except ValueError:
-            raise ConfigurationError("--truncate-layers takes a number of layers or auto") from None
-    if keep is not None:
-        arch, truncation = truncated_to_layers(arch, keep, tiny=config.tiny)
-    if args.activation_checkpointing:
-        arch = with_activation_checkpointing(arch)
-    return arch, truncation
-
-
-def _layers_that_fit(arch, config) -> int | None:
-    """On CUDA, the layers the free memory holds (None: all of them, or not a CUDA device)."""
-    import torch
-
-    if not str(config.device).startswith("cuda") or not torch.cuda.is_available():
-        return None
-    from harness.timing.layer_fit import layers_to_time
-
-    free, _ = torch.cuda.mem_get_info(torch.device(config.device))
-    return layers_to_time(arch, config.tiny, free)

@@ -42,6 +42,7 @@ def timing_document(
         f"MFU {util.get(k)}" if util.get(k) else None for k in ("mfu_note", "mfu_measured_note")
     ]
     return {
+        **_scaled_figures(section),
         "device": device,
         "timing": section,
         "flops": flops,
@@ -58,8 +59,26 @@ def timing_document(
             if measured
             else None
         ),
-        "notes": list(section["notes"]) + ([why] if why else []) + [n for n in withheld if n],
+        "notes": list(section["notes"])
+        + ([why] if why else [])
+        + [n for n in withheld if n]
+        + [n for n in (section.get("truncation_note"),) if n],
     }
+
+
+# The figures of a run timed on K of L layers that the summary also shows at its top level.
+SCALED_FIGURES = (
+    "scaled_from_layers",
+    "layer_scale",
+    "scaled_median_s",
+    "scaled_mean_s",
+    "scaled_p90_s",
+)
+
+
+def _scaled_figures(section: dict[str, Any]) -> dict[str, Any]:
+    """A truncated run's label and scaled step times (the pipeline's; MFU already uses them)."""
+    return {k: section[k] for k in SCALED_FIGURES if section.get(k) is not None}
 
 
 def _ms(x: float) -> str:
@@ -146,6 +165,9 @@ def timing_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if util.get(key) is not None:
             rows.append({"figure": f"MFU ({label})", "value": f"{util[key]:.1%}"})
     if doc.get("scaled_from_layers"):
+        for row in rows:  # the timer's figures are of the K layers; the utilisation is not
+            if row["figure"] in ("median step", "mean step", "p90 step", "samples/s"):
+                row["figure"] += f" ({doc['scaled_from_layers']} layers, not scaled)"
         rows.append({"figure": "scaled_from_layers", "value": doc["scaled_from_layers"]})
         scaled = _ms(doc["scaled_median_s"])
         rows.append({"figure": "median step (scaled by layers)", "value": scaled})

@@ -75,16 +75,17 @@ def test_time_command_labels_the_truncated_timing(capsys):
 def test_auto_truncation_asks_the_gpu_for_free_memory(monkeypatch):
     """`--truncate-layers auto` on CUDA: free memory from torch.cuda.mem_get_info (faked here),
     layers from the memory estimate; on a CPU device, no truncation."""
-    from types import SimpleNamespace
-
     import torch
 
-    from harness.commands.time import _layers_that_fit
+    from harness.pipeline.config import MeasurementConfig
+    from harness.pipeline.variant import _layers_that_fit
 
     arch4 = _four_layer_tiny_llama()
     one, other, _ = layer_params(arch4, tiny=True)
     free = (other + 3 * one) * 16 / 0.8 + 1  # room for three of four layers
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
-    assert _layers_that_fit(arch4, SimpleNamespace(device="cuda:0", tiny=True)) == 3
-    assert _layers_that_fit(arch4, SimpleNamespace(device="cpu", tiny=True)) is None
+    on_gpu = MeasurementConfig("llama2_7b", device="cuda:0", tiny=True, truncate_layers="auto")
+    assert _layers_that_fit(arch4, on_gpu) == 3
+    on_cpu = MeasurementConfig("llama2_7b", device="cpu", tiny=True, truncate_layers="auto")
+    assert _layers_that_fit(arch4, on_cpu) is None
